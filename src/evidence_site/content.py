@@ -1,0 +1,81 @@
+"""Find and read every content file; the only stage besides writing that touches the disk."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import Collector
+from .load import LocDict, load_file
+from .schema import ENTITY_FILES
+
+SINGLE_FILES = {
+    "site.yaml": "site",
+    "forces.yaml": "forces",
+    "bodies.yaml": "bodies",
+    "questions.yaml": "questions",
+    "glossary.yaml": "glossary",
+    "figures.yaml": "figures",
+    "comparison.yaml": "comparison",
+}
+REQUIRED = ("site", "forces", "bodies", "questions")
+
+
+@dataclass(frozen=True, slots=True)
+class RawFile:
+    kind: str  # a key of schema.FILE_SCHEMAS
+    path: str  # as shown in messages
+    data: LocDict
+
+
+def shown_path(file: Path) -> str:
+    """The path an editor sees in a message: relative to where they ran the build when possible."""
+    try:
+        rel = os.path.relpath(file)
+    except ValueError:  # pragma: no cover - another drive on Windows
+        return str(file)
+    return str(file) if rel.startswith("..") else rel
+
+
+def classify(rel: str) -> str | None:
+    parts = rel.split("/")
+    if rel in SINGLE_FILES:
+        return SINGLE_FILES[rel]
+    if parts[0] == "submissions" and len(parts) == 2:
+        return "submission"
+    if parts[0] == "responses" and len(parts) >= 2:
+        return "record"
+    if parts[0] == "entities" and len(parts) == 2 and parts[1].rsplit(".", 1)[0] in ENTITY_FILES:
+        return parts[1].rsplit(".", 1)[0]
+    return None
+
+
+def content_files(content: Path) -> list[Path]:
+    return sorted(p for p in content.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def read_content(content: Path, errors: Collector) -> list[RawFile]:
+    """Load every YAML file under ``content``; unknown files are errors so nothing is silently ignored."""
+    if not content.is_dir():
+        errors.add(shown_path(content), 1, 1, "the content folder does not exist")
+        return []
+    raw: list[RawFile] = []
+    seen: set[str] = set()
+    for file in content_files(content):
+        rel = file.relative_to(content).as_posix()
+        shown = shown_path(file)
+        kind = classify(rel)
+        if kind is None:
+            errors.add(shown, 1, 1, "not a known content file: expected site.yaml, forces.yaml, bodies.yaml, "
+                       "questions.yaml, glossary.yaml, figures.yaml, comparison.yaml, submissions/*.yaml, "
+                       "responses/**/*.yaml or entities/{" + ",".join(ENTITY_FILES) + "}.yaml")
+            continue
+        data = load_file(file, shown, errors)
+        if data is not None:
+            raw.append(RawFile(kind, shown, data))
+            seen.add(kind)
+    for kind in REQUIRED:
+        if kind not in seen and not any(e.path.endswith(f"{kind}.yaml") for e in errors.errors):
+            errors.add(shown_path(content / f"{kind}.yaml"), 1, 1, "this required file is missing")
+    return raw

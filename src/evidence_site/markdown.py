@@ -1,0 +1,189 @@
+"""Paragraph text → HTML, without changing a word of it.
+
+markdown-it-py parses inline Markdown only (a paragraph's text is never turned into a list or a
+heading by accident), with raw HTML off and the typographer off. Three transformations act on the
+token stream, never on the text: links the conversion lost (``[text](#)``) become plain text,
+mentioned words become links to the entity's page, and the first use of an acronym on a page
+becomes ``<abbr title>``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from html import escape
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.superscript import superscript_plugin
+
+ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
+DEAD_LINK = "#"
+
+
+def _validate_link(url: str) -> bool:
+    u = url.strip().lower()
+    return u == DEAD_LINK or u.startswith(ALLOWED_SCHEMES) or u.startswith("/")
+
+
+def build_markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "typographer": False, "linkify": False})
+    md.use(superscript_plugin)
+    md.validateLink = _validate_link
+    return md
+
+
+MD = build_markdown()
+
+
+@lru_cache(maxsize=65536)
+def _parse(text: str) -> tuple[Token, ...]:
+    tokens = MD.parseInline(text)
+    return tuple(tokens[0].children or ()) if tokens else ()
+
+
+def tokens(text: str) -> list[Token]:
+    """A fresh copy of the inline tokens (the cache holds the parsed originals)."""
+    return [t.copy() for t in _parse(text)]
+
+
+def links(text: str) -> list[str]:
+    """Every link target written in the text, as Markdown wrote it (including refused ones)."""
+    found = [t.attrGet("href") or "" for t in _parse(text) if t.type == "link_open"]
+    # markdown-it leaves a refused link as literal text: find those too so validation can name them.
+    found += re.findall(r"\]\(([^)\s]+)\)", text)
+    found += re.findall(r"<([a-zA-Z][a-zA-Z0-9+.-]*:[^>\s]*)>", text)
+    return found
+
+
+def refused_links(text: str) -> list[str]:
+    return sorted({u for u in links(text) if not _validate_link(u)})
+
+
+def has_dead_link(text: str) -> bool:
+    return any(t.type == "link_open" and t.attrGet("href") == DEAD_LINK for t in _parse(text))
+
+
+def _drop_dead_links(toks: list[Token]) -> list[Token]:
+    out: list[Token] = []
+    dead_depth = 0
+    for t in toks:
+        if t.type == "link_open" and t.attrGet("href") == DEAD_LINK:
+            dead_depth += 1
+            continue
+        if t.type == "link_close" and dead_depth:
+            dead_depth -= 1
+            continue
+        out.append(t)
+    return out
+
+
+def _linkable_text_indexes(toks: list[Token]) -> list[int]:
+    """Indexes of text tokens that are not already inside a link."""
+    depth = 0
+    out = []
+    for i, t in enumerate(toks):
+        if t.type == "link_open":
+            depth += 1
+        elif t.type == "link_close":
+            depth -= 1
+        elif t.type == "text" and depth == 0:
+            out.append(i)
+    return out
+
+
+def plain_text(text: str) -> str:
+    """The words a reader sees, without Markdown marks."""
+    return "".join(t.content for t in _parse(text) if t.type in ("text", "code_inline")
+                   or (t.type == "text_special"))
+
+
+def unmatched_mentions(text: str, phrases: list[str]) -> list[str]:
+    """Phrases that do not occur inside one run of plain text outside a link (so cannot be linked)."""
+    toks = _drop_dead_links(tokens(text))
+    runs = [toks[i].content for i in _linkable_text_indexes(toks)]
+    return [p for p in phrases if not any(p in run for run in runs)]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    html: str
+    dead_link: bool
+
+
+def _split(tok: Token, start: int, end: int, open_tokens: list[Token], close_tokens: list[Token]) -> list[Token]:
+    before, middle, after = tok.content[:start], tok.content[start:end], tok.content[end:]
+    out: list[Token] = []
+    if before:
+        out.append(Token("text", "", 0, content=before))
+    out.extend(open_tokens)
+    out.append(Token("text", "", 0, content=middle))
+    out.extend(close_tokens)
+    if after:
+        out.append(Token("text", "", 0, content=after))
+    return out
+
+
+def _link(toks: list[Token], phrase: str, url: str) -> list[Token]:
+    for i in _linkable_text_indexes(toks):
+        pos = toks[i].content.find(phrase)
+        if pos >= 0:
+            opener = Token("link_open", "a", 1, attrs={"href": url, "class": "mention"})
+            closer = Token("link_close", "a", -1)
+            return toks[:i] + _split(toks[i], pos, pos + len(phrase), [opener], [closer]) + toks[i + 1:]
+    return toks
+
+
+def acronym_pattern(terms) -> re.Pattern[str] | None:
+    terms = sorted(set(terms), key=len, reverse=True)
+    if not terms:
+        return None
+    return re.compile(r"(?<![\w-])(" + "|".join(re.escape(t) for t in terms) + r")(?![\w-])")
+
+
+def _abbr(toks: list[Token], pattern: re.Pattern[str] | None, expansions: dict[str, str], seen: set[str]) -> list[Token]:
+    if pattern is None:
+        return toks
+    out: list[Token] = []
+    for t in toks:
+        if t.type != "text":
+            out.append(t)
+            continue
+        rest = t
+        while True:
+            m = next((m for m in pattern.finditer(rest.content) if m.group(1) not in seen), None)
+            if m is None:
+                out.append(rest)
+                break
+            term = m.group(1)
+            seen.add(term)
+            opener = Token("html_inline", "", 0, content=f'<abbr title="{escape(expansions[term])}">')
+            closer = Token("html_inline", "", 0, content="</abbr>")
+            pieces = _split(rest, m.start(1), m.end(1), [opener], [closer])
+            if m.end(1) < len(rest.content):
+                out.extend(pieces[:-1])
+                rest = pieces[-1]
+            else:
+                out.extend(pieces)
+                break
+    return out
+
+
+def render(text: str, mention_urls: list[tuple[str, str]] = (), abbr: tuple[re.Pattern[str] | None, dict[str, str]] | None = None,
+           seen_abbr: set[str] | None = None) -> Rendered:
+    """Render one paragraph's text as inline HTML.
+
+    ``mention_urls``: (words, url) pairs; the first plain occurrence of the words becomes a link.
+    ``abbr``: (pattern, expansions) of the glossary; ``seen_abbr`` the acronyms already expanded
+    on this page (updated in place).
+    """
+    toks = tokens(text)
+    dead = any(t.type == "link_open" and t.attrGet("href") == DEAD_LINK for t in toks)
+    toks = _drop_dead_links(toks)
+    for phrase, url in mention_urls:
+        toks = _link(toks, phrase, url)
+    if abbr is not None:
+        toks = _abbr(toks, abbr[0], abbr[1], seen_abbr if seen_abbr is not None else set())
+    html = MD.renderer.render(toks, MD.options, {})
+    return Rendered(html, dead)
