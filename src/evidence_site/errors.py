@@ -34,6 +34,9 @@ class ContentErrors(Exception):
         self.errors = sorted(errors, key=lambda e: (e.path, e.line, e.col, e.message))
         super().__init__(f"{len(self.errors)} content error(s)")
 
+    def __str__(self) -> str:
+        return "\n".join(e.format() for e in self.errors)
+
 
 def report(errors: list[ContentError], stream, github: bool | None = None) -> None:
     if github is None:

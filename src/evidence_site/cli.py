@@ -1,0 +1,75 @@
+"""The command line: ``python build.py [build|check|serve]``. Exit 0 ok, 1 content errors, 2 usage."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from jinja2 import TemplateError
+
+from .errors import ContentErrors, report
+from .write import OutputError
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="build.py", description="Build the evidence site from content/ YAML.")
+    sub = p.add_subparsers(dest="command")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--content", type=Path, default=Path("content"), help="content folder (default: content)")
+        sp.add_argument("--templates", type=Path, default=Path("templates"), help="templates folder (default: templates)")
+
+    b = sub.add_parser("build", help="build the site into --out (default)")
+    common(b)
+    b.add_argument("--out", type=Path, default=Path("_site"), help="output folder (default: _site)")
+    b.add_argument("--base-url", default="/", help="path the site is served under, e.g. /repo/ (default: /)")
+    b.add_argument("--site-url", default=None, help="absolute site URL for citations, sitemap and canonical links")
+    b.add_argument("--no-search", action="store_true", help="skip the Pagefind index")
+    c = sub.add_parser("check", help="validate the content; write nothing")
+    common(c)
+    s = sub.add_parser("serve", help="build, serve on http://127.0.0.1:PORT/ and rebuild on change")
+    common(s)
+    s.add_argument("--out", type=Path, default=Path("_site"))
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--base-url", default="/")
+    s.add_argument("--site-url", default=None)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    command = args.command or "build"
+    if args.command is None:  # plain `python build.py` means build with defaults
+        args = parser().parse_args(["build"] + (argv or []))
+    from . import pipeline  # noqa: PLC0415
+
+    try:
+        if command == "check":
+            site = pipeline.check(args.content, args.templates)
+            n = len(site.paragraph_by_id)
+            print(f"ok: {len(site.records)} records, {n} paragraphs, {len(site.entities)} entities")
+            return 0
+        settings = pipeline.Settings(content=args.content, templates=args.templates, out=args.out,
+                                     base_url=args.base_url, site_url=args.site_url,
+                                     search=not getattr(args, "no_search", False))
+        if command == "serve":
+            from .serve import serve  # noqa: PLC0415
+
+            return serve(settings, args.port)
+        pipeline.build(settings)
+        return 0
+    except ContentErrors as exc:
+        report(exc.errors, sys.stderr)
+        return 1
+    except TemplateError as exc:
+        # A template mistake is an editor-facing error too: name the file and line, no traceback.
+        name = getattr(exc, "filename", None) or getattr(exc, "name", None) or "templates"
+        line = getattr(exc, "lineno", None) or 1
+        print(f"{name}:{line}:1: error: template: {exc.message or exc}", file=sys.stderr)
+        return 1
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

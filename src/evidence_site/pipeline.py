@@ -1,0 +1,147 @@
+"""The build: load → validate → model → render → write → index, one call each."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from markupsafe import Markup
+
+from . import data, render, views, write
+from .content import read_content, shown_path
+from .errors import Collector, ContentErrors
+from .load import LocDict, load_file
+from .model import Site
+from .urls import Urls, normalise_base
+
+LANGUAGES = ("en",)
+
+
+@dataclass(frozen=True)
+class Settings:
+    content: Path
+    templates: Path
+    out: Path
+    base_url: str = "/"
+    site_url: str | None = None
+    search: bool = True
+
+
+def load_site(content: Path, site_url: str | None = None) -> Site:
+    """Read and validate all content; raises ContentErrors with every problem found."""
+    from .validate import validate  # noqa: PLC0415 - keeps import of the CLI light for --help
+
+    errors = Collector()
+    raw = read_content(content, errors)
+    site = validate(raw, errors) if not errors.errors else None
+    errors.raise_if_any()
+    assert site is not None
+    if site_url:
+        site = replace(site, config=replace(site.config, site_url=site_url))
+    return site
+
+
+def load_labels(templates: Path, lang: str) -> render.Labels:
+    errors = Collector()
+    file = templates / "labels" / f"{lang}.yaml"
+    shown = shown_path(file)
+    raw = load_file(file, shown, errors)
+    if raw is not None:
+        for key, value in raw.items():
+            if not isinstance(value, str):
+                m = raw.value_at(key)
+                errors.add(shown, m.line, m.col, f"label '{key}' must be text")
+    errors.raise_if_any()
+    assert isinstance(raw, LocDict)
+    return render.Labels(raw)
+
+
+def build_date() -> str | None:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if not epoch:
+        return None  # no date rather than an unreproducible one
+    return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%-d %B %Y")
+
+
+def glossary_uses(site: Site) -> dict[str, list]:
+    import re
+
+    from . import markdown
+
+    order = {pid: i for s in site.submissions for i, pid in enumerate((p.id for p in s.introduction))}
+    order.update({pid: 1000 + i for s in site.submissions for i, pid in enumerate(s.sequence)})
+    uses: dict[str, list] = {}
+    for a in site.acronyms:
+        pat = re.compile(r"(?<![\w-])" + re.escape(a.term) + r"(?![\w-])")
+        found = [p for p in site.paragraph_by_id.values() if pat.search(markdown.plain_text(p.text))]
+        uses[a.term] = sorted(found, key=lambda p: order.get(p.id, 0))
+    return uses
+
+
+def render_site(site: Site, templates: Path, base_url: str) -> dict[str, str | bytes]:
+    """Every output file except the search index, as {relative path: content}."""
+    base = normalise_base(base_url)
+    env = render.environment(templates)
+    env.filters["wrap_p"] = lambda m: Markup("<p>") + m + Markup("</p>")
+    files: dict[str, str | bytes] = {}
+    page_urls: list[str] = []
+    date = build_date()
+    uses = glossary_uses(site)
+    for lang in LANGUAGES:
+        urls = Urls(base, lang)
+        labels = load_labels(templates, lang)
+        env.globals["glossary_uses"] = uses
+        for rel, html in render.render_pages(site, env, urls, labels, build_date=date, languages=LANGUAGES):
+            if rel in files:
+                raise AssertionError(f"two pages claim {rel}")
+            files[rel] = html
+        page_urls += [p.url for p in render.pages(site, urls)]
+    urls = Urls(base)
+    files["data/evidence.json"] = data.evidence_json(site, urls)
+    files["data/evidence.csv"] = data.evidence_csv(site, urls)
+    files["sitemap.xml"] = data.sitemap(site, page_urls, base)
+    files["robots.txt"] = data.robots(site, base)
+    files[".nojekyll"] = ""
+    static = templates / "static"
+    for f in sorted(static.rglob("*")):
+        if f.is_file():
+            files["static/" + f.relative_to(static).as_posix()] = f.read_bytes()
+    return files
+
+
+def build(settings: Settings, log=print) -> float:
+    """Build the site into settings.out atomically. Returns seconds taken."""
+    start = time.perf_counter()
+    repo_root = Path.cwd()
+    write.recover(settings.out)
+    write.check_output(settings.out, [settings.content, settings.templates, repo_root])
+    site = load_site(settings.content, settings.site_url)
+    files = render_site(site, settings.templates, settings.base_url)
+    with write.lock(settings.out):
+        new = write.staging(settings.out)
+        try:
+            write.write_files(new, files)
+            if settings.search:
+                from .index import build_index  # noqa: PLC0415
+
+                build_index(new)
+            write.swap(new, settings.out)
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+    elapsed = time.perf_counter() - start
+    log(f"built {sum(1 for k in files if k.endswith('.html'))} pages into {settings.out} in {elapsed:.2f}s")
+    return elapsed
+
+
+def check(content: Path, templates: Path) -> Site:
+    """Validate content and labels; render nothing to disk."""
+    site = load_site(content)
+    for lang in LANGUAGES:
+        load_labels(templates, lang)
+    return site

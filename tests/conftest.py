@@ -1,0 +1,98 @@
+"""Shared fixtures: the real site built once (with search), served over http, and real Chromium."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import socket
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from evidence_site import pipeline  # noqa: E402
+
+CONTENT = ROOT / "content"
+TEMPLATES = ROOT / "templates"
+SOURCE = ROOT / "tests" / "source" / "policing-in-wales-response.md"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def build_site(out: Path, base_url: str = "/", content: Path = CONTENT, search: bool = True) -> Path:
+    pipeline.build(pipeline.Settings(content=content, templates=TEMPLATES, out=out, base_url=base_url,
+                                     search=search), log=lambda *a: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def site_dir(tmp_path_factory) -> Path:
+    """The real content built at / with the search index."""
+    return build_site(tmp_path_factory.mktemp("site") / "_site")
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves `directory` under `prefix` (like GitHub Pages under /repo/), 404 elsewhere."""
+
+    prefix = "/"
+
+    def translate_path(self, path: str) -> str:
+        clean = path.split("?", 1)[0].split("#", 1)[0]
+        if not clean.startswith(self.prefix):
+            return "/nonexistent-path"
+        return super().translate_path("/" + clean[len(self.prefix):])
+
+    def log_message(self, *args) -> None:  # keep test output quiet
+        pass
+
+
+class Server:
+    def __init__(self, directory: Path, prefix: str = "/"):
+        handler = type("H", (_Handler,), {"prefix": prefix})
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}{prefix}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def server(site_dir):
+    s = Server(site_dir)
+    yield s
+    s.close()
+
+
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("Chromium not found: install Debian's chromium or set CHROMIUM_PATH")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    pg = context.new_page()
+    yield pg
+    context.close()
