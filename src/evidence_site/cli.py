@@ -34,6 +34,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--base-url", default="/")
     s.add_argument("--site-url", default=None)
+    j = sub.add_parser("schemas", help="write the JSON Schema files editors' YAML extensions use")
+    j.add_argument("--out", type=Path, default=Path("schemas"), help="folder to write into (default: schemas)")
     return p
 
 
@@ -44,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         args = parser().parse_args(["build"] + (argv or []))
     from . import pipeline  # noqa: PLC0415
 
+    if command == "schemas":
+        from .jsonschema_files import write as write_schemas  # noqa: PLC0415
+
+        written = write_schemas(args.out)
+        print(f"wrote {len(written)} schema files into {args.out}")
+        return 0
     try:
         if command == "check":
             site = pipeline.check(args.content, args.templates)
