@@ -86,6 +86,8 @@ def render_site(site: Site, templates: Path, base_url: str) -> dict[str, str | b
     base = normalise_base(base_url)
     env = render.environment(templates)
     env.filters["wrap_p"] = lambda m: Markup("<p>") + m + Markup("</p>")
+    env.tests["contains"] = lambda seq, item: item in seq
+    env.filters["extract"] = lambda key, container: container[key]  # map("extract", site.force_by_id)
     files: dict[str, str | bytes] = {}
     page_urls: list[str] = []
     date = build_date()
