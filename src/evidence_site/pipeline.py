@@ -117,12 +117,19 @@ def render_site(site: Site, templates: Path, base_url: str) -> dict[str, str | b
 def build(settings: Settings, log=print) -> float:
     """Build the site into settings.out atomically. Returns seconds taken."""
     start = time.perf_counter()
-    repo_root = Path.cwd()
-    write.recover(settings.out)
-    write.check_output(settings.out, [settings.content, settings.templates, repo_root])
-    site = load_site(settings.content, settings.site_url)
-    files = render_site(site, settings.templates, settings.base_url)
-    with write.lock(settings.out):
+    # Never build into (or around) the content, the templates or the project; checked before
+    # anything is created, and again under the lock once a cut-short swap is undone.
+    forbidden = [("content folder", settings.content), ("templates folder", settings.templates),
+                 ("project folder", Path.cwd())]
+    no_inside = [("content folder", settings.content), ("templates folder", settings.templates)]
+    write.check_output(settings.out, forbidden, no_inside)
+    # The lock covers recovery too: recovery deletes stale staging folders, which must never be
+    # those of a build still running.
+    with write.lock(settings.out, on_wait=lambda: log(f"waiting for another build of {settings.out} to finish")):
+        write.recover(settings.out)
+        write.check_output(settings.out, forbidden, no_inside)
+        site = load_site(settings.content, settings.site_url)
+        files = render_site(site, settings.templates, settings.base_url)
         new = write.staging(settings.out)
         try:
             write.write_files(new, files)

@@ -3,7 +3,11 @@
 The build goes into a fresh folder beside the target; only a complete build (pages, data and the
 search index) is swapped in, by two renames: ``out`` → ``out.old``, then ``new`` → ``out``. A
 build killed between the two leaves ``out.old`` and no ``out``; the next run puts it back before
-doing anything else. A lock file keeps two builds from swapping at once.
+doing anything else. A lock file keeps two builds from recovering, writing or swapping at once.
+
+Every folder this module deletes or replaces carries the marker file (or is a staging folder it
+named itself): a folder it did not build is never touched. The guarantee is against a build that
+dies (SIGKILL, Ctrl-C, a crash), not against power loss: nothing is fsynced, for speed.
 """
 
 from __future__ import annotations
@@ -11,44 +15,84 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 MARKER = ".evidence-site"
+
+# Names no output file or folder may take: Windows device names (a checkout of the site on
+# Windows could not hold them), the marker, and a folder git would treat as its own.
+_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(\..*)?$", re.IGNORECASE)
+_RESERVED_NAMES = {MARKER, ".git"}
+_BAD_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\]')
 
 
 class OutputError(Exception):
     """The output folder is unsafe to write to."""
 
 
+def _old(out: Path) -> Path:
+    return out.with_name(out.name + ".old")
+
+
+def _ours(folder: Path) -> bool:
+    return (folder / MARKER).is_file()
+
+
+def _discard(folder: Path) -> None:
+    """Delete a folder of ours; renamed first to a staging name, so a kill mid-way leaves only a
+    folder the next run knows to delete, never a half-deleted ``out.old`` without its marker."""
+    trash = Path(tempfile.mkdtemp(prefix=f".{folder.name.removesuffix('.old')}.build-", dir=folder.parent))
+    os.rename(folder, trash / "old")
+    shutil.rmtree(trash, ignore_errors=True)
+
+
 def recover(out: Path) -> None:
-    old = out.with_name(out.name + ".old")
-    if old.exists() and not out.exists():
-        os.rename(old, out)  # a swap was cut short: bring the last good site back
-    elif old.exists():
-        shutil.rmtree(old, ignore_errors=True)
-    for stale in out.parent.glob(f".{out.name}.build-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+    """Undo what a killed build left behind. Call it holding the lock."""
+    old = _old(out)
+    if old.exists() or old.is_symlink():
+        if not old.is_dir() or old.is_symlink() or not _ours(old):
+            raise OutputError(f"refusing to build into {out}: {old} is in the way and was not made by this "
+                              f"builder (no {MARKER} marker); move it away")
+        if not out.exists() and not out.is_symlink():
+            os.rename(old, out)  # a swap was cut short: bring the last good site back
+        else:
+            _discard(old)
+    for stale in sorted(out.parent.glob(f".{out.name}.build-*")):
+        shutil.rmtree(stale, ignore_errors=True)  # a build that died before its swap
 
 
-def check_output(out: Path, forbidden: list[Path]) -> None:
+def check_output(out: Path, forbidden: list[tuple[str, Path]], no_inside: list[tuple[str, Path]] = ()) -> None:
+    """Refuse an output folder that is, or holds, a folder we must never replace.
+
+    ``forbidden``: (what, folder) pairs the output may neither be nor contain (the content and
+    templates folders, the project folder). ``no_inside``: folders the output may not sit inside
+    (a site inside the content or templates folder would feed the next build and the watcher).
+    """
     out_r = out.resolve()
-    for f in forbidden:
-        f_r = f.resolve()
-        if out_r == f_r or f_r.is_relative_to(out_r):
-            raise OutputError(f"refusing to build into {out}: it is or contains {f}")
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"refusing to build into {out}: it is a file")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+    for what, f in forbidden:
+        if out_r == f.resolve():
+            raise OutputError(f"refusing to build into {out}: it is the {what}; choose another --out")
+    for what, f in forbidden:
+        if f.resolve().is_relative_to(out_r):
+            raise OutputError(f"refusing to build into {out}: it contains the {what} ({f}); choose another --out")
+    for what, f in no_inside:
+        if out_r.is_relative_to(f.resolve()):
+            raise OutputError(f"refusing to build into {out}: it is inside the {what} ({f}); choose another --out")
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise OutputError(f"refusing to build into {out}: it is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not _ours(out):
         raise OutputError(f"refusing to build into {out}: it is not empty and was not made by this builder "
                           f"(no {MARKER} marker); choose another --out or empty it")
 
 
 @contextmanager
-def lock(out: Path) -> Iterator[None]:
+def lock(out: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold ``.<out>.lock`` beside the output folder; a second build waits for the first."""
     out.parent.mkdir(parents=True, exist_ok=True)
     lock_path = out.with_name(f".{out.name}.lock")
     with open(lock_path, "a+") as handle:
@@ -57,6 +101,8 @@ def lock(out: Path) -> Iterator[None]:
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
+            if on_wait:
+                on_wait()
             fcntl.flock(handle, fcntl.LOCK_EX)  # another build is running: wait for it
         try:
             yield
@@ -68,16 +114,39 @@ def staging(out: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
 
 
+def safe_rel(rel: str) -> str:
+    """Check one output path (``a/b/index.html``); anything that could land outside is refused."""
+    def refuse(why: str) -> OutputError:
+        return OutputError(f"refusing to write {rel!r}: {why}")
+
+    if not isinstance(rel, str) or not rel:
+        raise refuse("an empty path")
+    if rel.startswith("/") or "\\" in rel or re.match(r"^[A-Za-z]:", rel):
+        raise refuse("an absolute path would land outside the output folder")
+    for part in rel.split("/"):
+        if part in ("", ".", ".."):
+            raise refuse("'..', '.' or an empty folder name would land outside the output folder")
+        if _BAD_CHARS.search(part):
+            raise refuse(f"'{part}' holds a character a file name may not hold")
+        if part.endswith((".", " ")):
+            raise refuse(f"'{part}' ends with a dot or a space, which Windows drops")
+        if _RESERVED.match(part) or part in _RESERVED_NAMES:
+            raise refuse(f"'{part}' is a reserved name; choose another id")
+    return rel
+
+
 def safe_join(root: Path, rel: str) -> Path:
     """A file inside root; anything that would land outside is refused."""
-    if not rel or rel.startswith(("/", "\\")) or "\\" in rel or any(part in ("", ".", "..") for part in rel.split("/")[:-1]) \
-            or rel.split("/")[-1] in ("", ".", ".."):
-        raise OutputError(f"refusing to write outside the output folder: {rel!r}")
-    return root / rel
+    target = root / safe_rel(rel)
+    if not target.resolve().is_relative_to(root.resolve()):  # a symlink on the way
+        raise OutputError(f"refusing to write {rel!r}: it would land outside the output folder")
+    return target
 
 
 def write_files(root: Path, files: dict[str, str | bytes]) -> None:
-    """Write every output file; two writers of one path is a bug, caught before writing."""
+    """Write every output file; every path is checked before the first is written."""
+    for rel in files:
+        safe_rel(rel)
     for rel in sorted(files):
         target = safe_join(root, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -96,9 +165,11 @@ def copy_tree(src: Path, dst: Path) -> None:
 
 
 def swap(new: Path, out: Path) -> None:
+    """Put a complete build in place. Call it holding the lock, after ``recover``."""
     os.chmod(new, 0o755)  # mkdtemp makes 0700; a web server needs to read it
-    old = out.with_name(out.name + ".old")
+    old = _old(out)
     if out.exists():
         os.rename(out, old)
-    os.rename(new, out)
-    shutil.rmtree(old, ignore_errors=True)
+    os.rename(new, out)  # killed just before this: out.old and no out, which recover() undoes
+    if old.exists():
+        _discard(old)
