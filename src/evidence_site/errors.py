@@ -18,13 +18,32 @@ class ContentError:
         head = f"{self.path}:{self.line}:{self.col}: error: {self.message}"
         if not self.source_line:
             return head
-        caret = " " * (max(self.col, 1) - 1) + "^"
-        return f"{head}\n    {self.source_line}\n    {caret}"
+        shown, caret_at = excerpt(self.source_line, self.col)
+        return f"{head}\n    {shown}\n    {' ' * caret_at}^"
 
     def github_annotation(self) -> str:
         # GitHub wants %, CR and LF escaped in the message of a workflow command.
         msg = self.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         return f"::error file={self.path},line={self.line},col={self.col}::{msg}"
+
+
+WIDTH = 120  # characters of a long line shown around the column
+
+
+def excerpt(line: str, col: int) -> tuple[str, int]:
+    """The part of ``line`` to show under a message, and where the caret goes in it.
+
+    Paragraph text sits on one long line, so a long line is cut to a window around the column with
+    '…' either side. A tab is shown as '→' so it is visible and the caret stays under its character.
+    """
+    at = max(col, 1) - 1
+    start = 0
+    if len(line) > WIDTH:
+        start = max(0, min(at - WIDTH // 2, len(line) - WIDTH))
+        end = start + WIDTH
+        line = ("…" if start else "") + line[start:end] + ("…" if end < len(line) else "")
+        at = at - start + (1 if start else 0)
+    return line.replace("\t", "→"), at
 
 
 class ContentErrors(Exception):
@@ -60,12 +79,25 @@ class Collector:
         self._lines[path] = text.splitlines()
 
     def add(self, path: str, line: int, col: int, message: str) -> None:
-        lines = self._lines.get(path, [])
+        if path not in self._lines:
+            self._lines[path] = _read_lines(path)
+        lines = self._lines[path]
         source = lines[line - 1] if 0 < line <= len(lines) else ""
-        if len(source) > 200:
-            source = source[:200] + "…"
         self.errors.append(ContentError(path, line, col, message, source))
 
     def raise_if_any(self) -> None:
         if self.errors:
             raise ContentErrors(self.errors)
+
+
+def _read_lines(path: str) -> list[str]:
+    """The lines of a file no stage has read (an unknown file, say), to show the offending line.
+
+    Messages name files relative to where the build runs, so ``path`` opens from there.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(1024 * 1024)
+    except OSError:
+        return []
+    return data.decode("utf-8", "replace").splitlines()

@@ -153,7 +153,11 @@ def parse_text(text: str, path: str, errors: Collector) -> object | None:
                     not isinstance(event, yaml.ScalarEvent) and event.implicit
                 )
                 if explicit_tag:
-                    errors.add(path, m.line, m.col, f"tags ('{event.tag}') are not allowed in content")
+                    tag = event.tag
+                    if tag.startswith("tag:yaml.org,2002:"):
+                        tag = "!!" + tag.removeprefix("tag:yaml.org,2002:")
+                    errors.add(path, m.line, m.col,
+                               f"tags ('{tag}') are not allowed in content; remove '{tag}' and write the plain value")
                     return None
                 if isinstance(event, yaml.ScalarEvent):
                     if not attach(_scalar(event), m):
@@ -175,9 +179,7 @@ def parse_text(text: str, path: str, errors: Collector) -> object | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or "the YAML cannot be read"
-        context = f" ({exc.context})" if exc.context else ""
-        errors.add(path, line, col, f"YAML syntax: {problem}{context}")
+        errors.add(path, line, col, syntax_message(exc))
         return None
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         errors.add(path, 1, 1, f"YAML syntax: {exc}")
@@ -185,6 +187,45 @@ def parse_text(text: str, path: str, errors: Collector) -> object | None:
     if root is None:
         errors.add(path, 1, 1, "the file holds no value; it must hold a YAML mapping")
     return root
+
+
+# libyaml's words for a problem, and what a clerk should do about it.
+_SYNTAX_HINTS = (
+    ("while scanning an alias", "'*' starts an alias in YAML: write text that begins with '*' or '**' "
+                                "as a block scalar ('|-', then the text indented on the next line)"),
+    ("while scanning an anchor", "'&' starts an anchor in YAML: write text that begins with '&' as a block "
+                                 "scalar ('|-', then the text indented on the next line)"),
+    ("mapping values are not allowed", "a ': ' where no new key can start: if this is text, write it as a "
+                                       "block scalar ('|-', then the text indented on the next line); "
+                                       "if it is a key, check its indentation"),
+    ("cannot start any token", "this character cannot begin a plain value: write the text as a block "
+                               "scalar ('|-', then the text indented on the next line)"),
+    ("while scanning a quoted scalar", "a quote is opened and never closed"),
+    ("while scanning a block scalar", "check the indentation of the block scalar's text"),
+    ("expected ',' or ']'", "a '[' list is not closed with ']', or a comma is missing"),
+    ("expected ',' or '}'", "a '{' mapping is not closed with '}', or a comma is missing"),
+    ("expected key", "check the indentation: this line does not line up with the keys around it"),
+    ("expected '-' indicator", "check the indentation: this line does not line up with the list items "
+                               "around it"),
+    ("expected <block end>", "check the indentation: this line does not line up with the lines around it"),
+)
+
+
+def syntax_message(exc: yaml.MarkedYAMLError) -> str:
+    """libyaml's problem, where the construct it was reading began, and a hint in plain words."""
+    problem = exc.problem or "the YAML cannot be read"
+    message = f"YAML syntax: {problem}"
+    ctx, at = exc.context_mark, exc.problem_mark
+    if exc.context:
+        started = ""
+        if ctx is not None and at is not None and (ctx.line, ctx.column) != (at.line, at.column):
+            started = f" that starts at line {ctx.line + 1}:{ctx.column + 1}"
+        message += f" ({exc.context}{started})"
+    words = f"{exc.context or ''} {problem}"
+    for needle, hint in _SYNTAX_HINTS:
+        if needle in words:
+            return f"{message}; {hint}"
+    return message
 
 
 def read_text(file: Path, shown: str, errors: Collector) -> str | None:
@@ -204,8 +245,12 @@ def read_text(file: Path, shown: str, errors: Collector) -> str | None:
     except UnicodeDecodeError as exc:
         before = data[: exc.start]
         line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
-        errors.add(shown, line, col, f"the file is not UTF-8 (byte 0x{data[exc.start]:02x}); save it as UTF-8")
+        # The column in characters, as an editor counts it, with the line shown (bad bytes as U+FFFD).
+        line_start = before.rfind(b"\n") + 1
+        col = len(data[line_start: exc.start].decode("utf-8", "replace")) + 1
+        errors.remember(shown, data.decode("utf-8", "replace"))
+        errors.add(shown, line, col, f"the file is not UTF-8 (byte 0x{data[exc.start]:02x} cannot be read); "
+                   "save it with UTF-8 encoding")
         return None
 
 

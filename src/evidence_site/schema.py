@@ -251,7 +251,10 @@ def _check_value(v, f: Field, mark: Mark, path: str, owner: Schema, errors: Coll
         if not v.strip():
             return bad(f"{where} is empty")
         if f.type in ("id", "ref") and not _ID_RE.match(v):
-            return bad(f"{where} '{v}' is not a valid id: use lower-case letters, digits and single hyphens")
+            fixed = re.sub(r"[^a-z0-9]+", "-", v.lower()).strip("-")
+            hint = f" (did you mean '{fixed}'?)" if fixed else ""
+            return bad(f"{where} must be an id of lower-case letters, digits and single hyphens, "
+                       f"not '{v}'{hint}")
         if f.enum and v not in f.enum:
             return bad(f"{where} must be one of {', '.join(f.enum)}, not '{v}'{did_you_mean(v, f.enum)}")
         if f.type == "id":
