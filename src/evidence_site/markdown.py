@@ -24,7 +24,9 @@ DEAD_LINK = "#"
 
 def _validate_link(url: str) -> bool:
     u = url.strip().lower()
-    return u == DEAD_LINK or u.startswith(ALLOWED_SCHEMES) or u.startswith("/")
+    # "/path" is a site link; "//host" and "/\host" are another site's, whatever they look like.
+    site_link = u.startswith("/") and not u.startswith(("//", "/\\"))
+    return u == DEAD_LINK or u.startswith(ALLOWED_SCHEMES) or site_link
 
 
 def build_markdown() -> MarkdownIt:
@@ -52,9 +54,16 @@ def links(text: str) -> list[str]:
     """Every link target written in the text, as Markdown wrote it (including refused ones)."""
     found = [t.attrGet("href") or "" for t in _parse(text) if t.type == "link_open"]
     # markdown-it leaves a refused link as literal text: find those too so validation can name them.
-    found += re.findall(r"\]\(([^)\s]+)\)", text)
-    found += re.findall(r"<([a-zA-Z][a-zA-Z0-9+.-]*:[^>\s]*)>", text)
+    # The closing ")" or ">" is optional in the pattern and checked after, so a search that finds
+    # none goes on after the run it read instead of rereading it from every "](" (quadratic on
+    # hostile text such as "[a](" repeated).
+    found += [m[1] for m in _MD_TARGET.finditer(text) if m[2]]
+    found += [m[1] for m in _AUTOLINK.finditer(text) if m[2]]
     return found
+
+
+_MD_TARGET = re.compile(r"\]\(([^)\s]+)(\)?)")
+_AUTOLINK = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]*:[^>\s]*)(>?)")
 
 
 def refused_links(text: str) -> list[str]:
