@@ -25,7 +25,7 @@ import yaml
 from bs4 import BeautifulSoup
 
 from conftest import ROOT, TEMPLATES, Server, build_site
-from evidence_site.urls import Urls, normalise_base
+from evidence_site.urls import Urls, absolute, normalise_base
 
 PREFIX = "/some-repo/"
 SITE_URL = "https://example.github.io/some-repo/"
@@ -337,9 +337,9 @@ def test_pagefind_search_works_under_the_sub_path_in_chromium(page, sub_server, 
     urls = [r["url"] for r in found] + [u for r in found for u in r["subs"]]
     assert all(u.startswith(PREFIX) for u in urls), urls
     for u in urls:
-        path, _, anchor = u.partition("#")
-        assert crawl.get(path)[0] == 200, u
-        assert not anchor or anchor in crawl.ids(path), u
+        target = urlsplit(u)
+        assert crawl.get(target.path)[0] == 200, u
+        assert not target.fragment or target.fragment in crawl.ids(target.path), u
 
 
 # --- Reproducible output ----------------------------------------------------------------------------
@@ -459,3 +459,29 @@ def test_workflow_runs_tests_and_check_on_pull_requests_but_never_deploys_them()
     for s in build["steps"]:
         if "uses" in s and "pages" in s["uses"] or "build.py build" in s.get("run", ""):
             assert "github.event_name != 'pull_request'" in s["if"], s
+
+
+def test_absolute_urls_follow_the_site_url_whatever_its_form():
+    assert absolute("https://owner.github.io/repo", "/repo/forces/gwent/", "/repo/") == \
+        "https://owner.github.io/repo/forces/gwent/"
+    assert absolute("https://owner.github.io/repo/", "/repo/", "/repo/") == "https://owner.github.io/repo/"
+    # A custom domain: configure-pages reports no path at all.
+    assert absolute("https://evidence.example.org", "/sitemap.xml", "/") == "https://evidence.example.org/sitemap.xml"
+    with pytest.raises(ValueError):
+        absolute("https://owner.github.io/repo/", "/elsewhere/", "/repo/")
+
+
+@pytest.mark.browser
+def test_the_search_page_links_results_under_the_sub_path_in_chromium(page, sub_server, crawl):
+    failed = []
+    page.on("response", lambda r: failed.append(f"{r.url} {r.status}") if r.status >= 400 else None)
+    page.goto(sub_server.url + "search/?q=Operation+Mamba")
+    page.wait_for_selector("main a[href*='#']")  # (wait_for_function would need eval, which the CSP forbids)
+    hrefs = page.eval_on_selector_all("main a[href]", "els => els.map(a => a.getAttribute('href'))")
+    results = [h for h in hrefs if "#" in h and not h.startswith("#")]
+    assert results and all(h.startswith(PREFIX) for h in results), results
+    page.click(f"main a[href='{results[0]}']")
+    page.wait_for_load_state("load")
+    target = urlsplit(results[0])  # the link may carry ?pagefind-highlight=… for the target page
+    assert urlsplit(page.url).path == target.path and target.fragment in crawl.ids(target.path)
+    assert failed == []

@@ -91,5 +91,11 @@ class Urls:
 
 
 def absolute(site_url: str, url: str, base: str) -> str:
-    """An absolute URL for citations and the sitemap: the site URL plus the path below the base."""
+    """An absolute URL for citations, canonical links and the sitemap: the site URL plus the path below
+    the base ('/repo/forces/gwent/' with base '/repo/' → 'https://owner.github.io/repo/forces/gwent/').
+
+    The site URL may have its own path (or none, for a custom domain), with or without a trailing slash.
+    """
+    if not url.startswith(base):
+        raise ValueError(f"{url!r} is not under the base path {base!r}")
     return site_url.rstrip("/") + "/" + url[len(base):]
