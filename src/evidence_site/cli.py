@@ -34,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--base-url", default="/")
     s.add_argument("--site-url", default=None)
+    s.add_argument("--no-search", action="store_true", help="skip re-indexing search after each rebuild")
     j = sub.add_parser("schemas", help="write the JSON Schema files editors' YAML extensions use")
     j.add_argument("--out", type=Path, default=Path("schemas"), help="folder to write into (default: schemas)")
     return p
