@@ -39,10 +39,29 @@ def build_markdown() -> MarkdownIt:
 MD = build_markdown()
 
 
-@lru_cache(maxsize=65536)
-def _parse(text: str) -> tuple[Token, ...]:
+# Characters that can begin inline syntax for the rules this parser runs (escape, backticks,
+# emphasis, links, images, autolinks, entities, line breaks, superscript), or that the core rewrites
+# (CR, NUL). Text with none of them parses to one text token holding the text as it is, so most
+# paragraphs need no parse at all (tests/test_cache.py checks this against markdown-it itself).
+_SYNTAX = re.compile(r"[\\`*_\[\]!<>&^\n\r\x00]")
+
+
+def is_plain(text: str) -> bool:
+    """True when the text holds no Markdown: it renders as itself, HTML-escaped."""
+    return _SYNTAX.search(text) is None
+
+
+@lru_cache(maxsize=4096)
+def _parse_markdown(text: str) -> tuple[Token, ...]:
     tokens = MD.parseInline(text)
     return tuple(tokens[0].children or ()) if tokens else ()
+
+
+def _parse(text: str) -> tuple[Token, ...]:
+    """The inline tokens of a text. Shared and never changed in place: copy before changing one."""
+    if text and is_plain(text):
+        return (Token("text", "", 0, content=text),)
+    return _parse_markdown(text)
 
 
 def tokens(text: str) -> list[Token]:
@@ -104,13 +123,17 @@ def _linkable_text_indexes(toks: list[Token]) -> list[int]:
 
 def plain_text(text: str) -> str:
     """The words a reader sees, without Markdown marks."""
+    if is_plain(text):
+        return text
     return "".join(t.content for t in _parse(text) if t.type in ("text", "code_inline")
                    or (t.type == "text_special"))
 
 
 def unmatched_mentions(text: str, phrases: list[str]) -> list[str]:
     """Phrases that do not occur inside one run of plain text outside a link (so cannot be linked)."""
-    toks = _drop_dead_links(tokens(text))
+    if is_plain(text):
+        return [p for p in phrases if p not in text]
+    toks = _drop_dead_links(list(_parse(text)))
     runs = [toks[i].content for i in _linkable_text_indexes(toks)]
     return [p for p in phrases if not any(p in run for run in runs)]
 
@@ -179,6 +202,63 @@ def _abbr(toks: list[Token], pattern: re.Pattern[str] | None, expansions: dict[s
     return out
 
 
+@dataclass(slots=True)
+class Prepared:
+    """One text rendered once for every page that shows it.
+
+    ``html`` is the text with dead links dropped and mentions linked, and no acronym expanded.
+    Whether an acronym is expanded depends on the page (its first use on the page is): the
+    acronyms that could be (``candidates``) and the tokens to expand them in are kept, and each
+    page state met (which of the candidates the page has already expanded) is rendered once, in
+    ``variants``, with the acronyms it adds to the page's set.
+    """
+
+    html: str
+    dead_link: bool
+    candidates: frozenset[str]
+    toks: tuple[Token, ...] | None
+    variants: dict[frozenset[str], tuple[str, frozenset[str]]]
+
+
+def _render_tokens(toks) -> str:
+    return MD.renderer.render(toks, MD.options, {})
+
+
+def prepare(text: str, mention_urls=(), abbr: tuple[re.Pattern[str] | None, dict[str, str]] | None = None) -> Prepared:
+    """Parse and render a text once: dead links dropped, mentions linked; see ``Prepared``."""
+    toks = list(_parse(text))
+    dead = any(t.type == "link_open" and t.attrGet("href") == DEAD_LINK for t in toks)
+    toks = _drop_dead_links(toks)
+    for phrase, url in mention_urls:
+        toks = _link(toks, phrase, url)
+    candidates: frozenset[str] = frozenset()
+    if abbr is not None and abbr[0] is not None:
+        # Every term written anywhere in a text token: _abbr can only ever match one of these, so
+        # its output depends on the page's set of expanded acronyms only through them.
+        terms = abbr[1]
+        found = {term for t in toks if t.type == "text" and t.content
+                 for term in terms if term in t.content}
+        candidates = frozenset(found)
+    return Prepared(_render_tokens(toks), dead, candidates, tuple(toks) if candidates else None, {})
+
+
+def expand(prep: Prepared, abbr: tuple[re.Pattern[str] | None, dict[str, str]] | None, seen: set[str]) -> str:
+    """The prepared text's HTML on a page that has already expanded ``seen`` (updated in place)."""
+    if not prep.candidates or abbr is None:
+        return prep.html
+    key = prep.candidates & seen if seen else frozenset()
+    if key == prep.candidates:
+        return prep.html  # nothing left to expand: _abbr would change nothing
+    hit = prep.variants.get(key)
+    if hit is None:
+        local = set(key)
+        html = _render_tokens(_abbr(list(prep.toks or ()), abbr[0], abbr[1], local))
+        hit = (html, frozenset(local - key))
+        prep.variants[key] = hit
+    seen |= hit[1]
+    return hit[0]
+
+
 def render(text: str, mention_urls: list[tuple[str, str]] = (), abbr: tuple[re.Pattern[str] | None, dict[str, str]] | None = None,
            seen_abbr: set[str] | None = None) -> Rendered:
     """Render one paragraph's text as inline HTML.
@@ -187,12 +267,5 @@ def render(text: str, mention_urls: list[tuple[str, str]] = (), abbr: tuple[re.P
     ``abbr``: (pattern, expansions) of the glossary; ``seen_abbr`` the acronyms already expanded
     on this page (updated in place).
     """
-    toks = tokens(text)
-    dead = any(t.type == "link_open" and t.attrGet("href") == DEAD_LINK for t in toks)
-    toks = _drop_dead_links(toks)
-    for phrase, url in mention_urls:
-        toks = _link(toks, phrase, url)
-    if abbr is not None:
-        toks = _abbr(toks, abbr[0], abbr[1], seen_abbr if seen_abbr is not None else set())
-    html = MD.renderer.render(toks, MD.options, {})
-    return Rendered(html, dead)
+    prep = prepare(text, mention_urls, abbr)
+    return Rendered(expand(prep, abbr, seen_abbr if seen_abbr is not None else set()), prep.dead_link)

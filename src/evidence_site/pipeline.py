@@ -74,9 +74,12 @@ def glossary_uses(site: Site) -> dict[str, list]:
     order = {pid: i for s in site.submissions for i, pid in enumerate((p.id for p in s.introduction))}
     order.update({pid: 1000 + i for s in site.submissions for i, pid in enumerate(s.sequence)})
     uses: dict[str, list] = {}
+    # Each paragraph's words once, not once per acronym; the substring test skips the pattern for
+    # the many paragraphs that cannot match it.
+    plain = [(p, markdown.plain_text(p.text)) for p in site.paragraph_by_id.values()]
     for a in site.acronyms:
         pat = re.compile(r"(?<![\w-])" + re.escape(a.term) + r"(?![\w-])")
-        found = [p for p in site.paragraph_by_id.values() if pat.search(markdown.plain_text(p.text))]
+        found = [p for p, words in plain if a.term in words and pat.search(words)]
         uses[a.term] = sorted(found, key=lambda p: order.get(p.id, 0))
     return uses
 

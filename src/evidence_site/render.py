@@ -80,20 +80,44 @@ def pages(site: Site, urls: Urls) -> list[Page]:
     return out
 
 
+def all_pages(site: Site, urls: Urls) -> list[tuple[str, Page]]:
+    """(output path, page) for every page of one interface language, the 404 page last."""
+    out = [(urls.output_path(page.url), page) for page in pages(site, urls)]
+    out.append(("404.html", Page(urls.page("404.html"), "404.html", "404")))
+    return out
+
+
+class Renderer:
+    """Renders the pages of one interface language. Pages share one ``views.SharedText``, so a
+    paragraph shown on several pages is parsed and rendered once."""
+
+    def __init__(self, site: Site, env: Environment, urls: Urls, labels: Labels, *,
+                 build_date: str | None, languages: tuple[str, ...]):
+        self.site = views.indexed(site)
+        self.env = env
+        self.urls = urls
+        self.labels = labels
+        self.shared = views.SharedText(self.site, urls, labels, urls.base)
+        self.common = {
+            "site": self.site, "t": labels, "lang": urls.lang, "languages": languages,
+            "build_date": build_date, "views": views, "TYPE_ORDER": TYPE_ORDER, "TYPE_FOLDERS": TYPE_FOLDERS,
+        }
+
+    def render(self, page: Page) -> str:
+        return render_page(self.site, self.env, self.urls, self.labels, page, self.common, self.shared)
+
+
 def render_pages(site: Site, env: Environment, urls: Urls, labels: Labels, *,
                  build_date: str | None, languages: tuple[str, ...]) -> Iterator[tuple[str, str]]:
     """(output path, HTML) for every page; output paths are relative to the site root."""
-    common = {
-        "site": site, "t": labels, "lang": urls.lang, "languages": languages,
-        "build_date": build_date, "views": views, "TYPE_ORDER": TYPE_ORDER, "TYPE_FOLDERS": TYPE_FOLDERS,
-    }
-    for page in pages(site, urls):
-        yield urls.output_path(page.url), render_page(site, env, urls, labels, page, common)
-    yield "404.html", render_page(site, env, urls, labels, Page(urls.page("404.html"), "404.html", "404"), common)
+    renderer = Renderer(site, env, urls, labels, build_date=build_date, languages=languages)
+    for rel, page in all_pages(site, urls):
+        yield rel, renderer.render(page)
 
 
-def render_page(site: Site, env: Environment, urls: Urls, labels: Labels, page: Page, common: dict) -> str:
-    text = views.PageText(site, urls, labels, urls.base)
+def render_page(site: Site, env: Environment, urls: Urls, labels: Labels, page: Page, common: dict,
+                shared: views.SharedText | None = None) -> str:
+    text = views.PageText(site, urls, labels, urls.base, shared)
     context = dict(common)
     context.update(page.context)
     context.update({

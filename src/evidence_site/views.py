@@ -30,23 +30,58 @@ class Block:
     items: tuple[ParagraphView, ...]
 
 
-class PageText:
-    """Renders paragraphs for one page: acronyms are expanded on their first use on that page."""
+class SharedText:
+    """What the pages of one build and interface language share: each paragraph's text parsed and
+    rendered once (with its citation and link), however many pages show it."""
 
     def __init__(self, site: Site, urls: Urls, labels: dict[str, str], base: str):
         self.site = site
         self.urls = urls
         self.labels = labels
         self.base = base
+        self.abbr = _abbr_table(site)
+        self._paragraphs: dict[str, tuple[Paragraph, markdown.Prepared, ParagraphView]] = {}
+        self._inline: dict[str, markdown.Prepared] = {}
+
+    def paragraph(self, p: Paragraph) -> tuple[markdown.Prepared, ParagraphView]:
+        hit = self._paragraphs.get(p.id)
+        if hit is not None and hit[0] is p:
+            return hit[1], hit[2]
+        site = self.site
+        mention_urls = [(m.text, self.urls.entity(site.entity_by_id[m.entity])) for m in p.mentions]
+        prep = markdown.prepare(p.text, mention_urls, self.abbr)
+        url = self.urls.paragraph(p)
+        view = ParagraphView(p, Markup(prep.html), prep.dead_link, url,
+                             cite_text(site, p, self.labels, url, self.base),
+                             tuple(site.body_by_id[b].name for b in p.joint_with))
+        self._paragraphs[p.id] = (p, prep, view)
+        return prep, view
+
+    def inline(self, text: str) -> markdown.Prepared:
+        prep = self._inline.get(text)
+        if prep is None:
+            prep = self._inline[text] = markdown.prepare(text, (), self.abbr)
+        return prep
+
+
+class PageText:
+    """Renders paragraphs for one page: acronyms are expanded on their first use on that page."""
+
+    def __init__(self, site: Site, urls: Urls, labels: dict[str, str], base: str, shared: SharedText | None = None):
+        self.site = site
+        self.urls = urls
+        self.labels = labels
+        self.base = base
         self.seen_abbr: set[str] = set()
-        self._abbr = _abbr_table(site)
+        self.shared = shared if shared is not None else SharedText(site, urls, labels, base)
+        self._abbr = self.shared.abbr
 
     def paragraph(self, p: Paragraph) -> ParagraphView:
-        mention_urls = [(m.text, self.urls.entity(self.site.entity_by_id[m.entity])) for m in p.mentions]
-        r = markdown.render(p.text, mention_urls, self._abbr, self.seen_abbr)
-        url = self.urls.paragraph(p)
-        return ParagraphView(p, Markup(r.html), r.dead_link, url, cite_text(self.site, p, self.labels, url, self.base),
-                             tuple(self.site.body_by_id[b].name for b in p.joint_with))
+        prep, view = self.shared.paragraph(p)
+        html = markdown.expand(prep, self._abbr, self.seen_abbr)
+        if html is prep.html:
+            return view
+        return ParagraphView(p, Markup(html), view.dead_link, view.url, view.cite, view.joint_names)
 
     def blocks(self, paragraphs) -> list[Block]:
         out: list[Block] = []
@@ -60,7 +95,7 @@ class PageText:
 
     def inline(self, text: str) -> Markup:
         """Editorial Markdown (summaries, comparison answers): no mentions, acronyms expanded."""
-        return Markup(markdown.render(text, (), self._abbr, self.seen_abbr).html)
+        return Markup(markdown.expand(self.shared.inline(text), self._abbr, self.seen_abbr))
 
 
 def _abbr_table(site: Site):
@@ -105,17 +140,68 @@ def response_sections(site: Site, submission: str) -> list[Section]:
     return out
 
 
+class _Index:
+    """Look-ups the templates ask for on every page, built once per site instead of scanning
+    every paragraph or record on each call (which made a large site quadratic)."""
+
+    def __init__(self, site: Site):
+        self.bodies_of_force: dict[str, list[Body]] = {}
+        for b in site.bodies:
+            self.bodies_of_force.setdefault(b.force, []).append(b)
+        order = {pid: i for s in site.submissions for i, pid in enumerate(s.sequence)}
+        mentions: dict[str, list[Paragraph]] = {}
+        for p in site.paragraph_by_id.values():
+            for entity in dict.fromkeys(m.entity for m in p.mentions):
+                mentions.setdefault(entity, []).append(p)
+        for found in mentions.values():
+            found.sort(key=lambda p: (p.submission, order.get(p.id, -1)))
+        self.mentions = mentions
+        self.entity_position = {e.id: i for i, e in enumerate(site.entities)}
+        joint: dict[tuple[str, str, str], list[Paragraph]] = {}
+        for r in site.records:
+            for p in r.paragraphs:
+                for body in dict.fromkeys(p.joint_with):
+                    if body != r.body:
+                        joint.setdefault((r.submission, body, r.question), []).append(p)
+        self.joint = {key: tuple(ps) for key, ps in joint.items()}
+
+
+def _index(site: Site) -> _Index:
+    idx = site.__dict__.get("_views_index")
+    if idx is None:
+        idx = _Index(site)
+        object.__setattr__(site, "_views_index", idx)  # a cache beside the frozen fields, not a field
+    return idx
+
+
+class IndexedSite(Site):
+    """The same site, with ``joint_paragraphs`` answered from an index (templates call it for every
+    record, and the model's own scans every record)."""
+
+    def joint_paragraphs(self, submission: str, body: str, question: str) -> tuple[Paragraph, ...]:
+        return _index(self).joint.get((submission, body, question), ())
+
+
+def indexed(site: Site) -> Site:
+    """``site`` for the templates: equal in every field, with indexed look-ups."""
+    if isinstance(site, IndexedSite):
+        return site
+    out = IndexedSite.__new__(IndexedSite)
+    out.__dict__.update(site.__dict__)
+    out.__dict__.pop("_views_index", None)
+    return out
+
+
 def bodies_of_force(site: Site, force: str) -> list[Body]:
-    return [b for b in site.bodies if b.force == force]
+    return list(_index(site).bodies_of_force.get(force, ()))
 
 
 def mentions_of(site: Site, entity: str) -> list[Paragraph]:
     """Every paragraph naming the entity, in the order of the response."""
-    order = {pid: i for s in site.submissions for i, pid in enumerate(s.sequence)}
-    found = [p for p in site.paragraph_by_id.values() if any(m.entity == entity for m in p.mentions)]
-    return sorted(found, key=lambda p: (p.submission, order.get(p.id, -1)))
+    return list(_index(site).mentions.get(entity, ()))
 
 
 def entities_in(site: Site, paragraphs) -> list[Entity]:
     ids = {m.entity for p in paragraphs for m in p.mentions}
-    return [e for e in site.entities if e.id in ids]
+    position = _index(site).entity_position
+    return [site.entities[i] for i in sorted(position[e] for e in ids if e in position)]
