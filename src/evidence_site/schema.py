@@ -247,7 +247,11 @@ def _check_value(v, f: Field, mark: Mark, path: str, owner: Schema, errors: Coll
 
     if f.type in ("str", "text", "id", "ref"):
         if not isinstance(v, str) or isinstance(v, bool):
-            return bad(f"{where} must be text, not {type_name(v)}")
+            # YAML reads 318, 1.5, yes and no as numbers or true/false: quoting keeps them text.
+            hint = "; put the value in quotes" if isinstance(v, (int, float)) else ""
+            if hint and f.name:
+                hint += f", e.g. {f.name}: \"{v}\"" if isinstance(v, int) and not isinstance(v, bool) else ""
+            return bad(f"{where} must be text, not {type_name(v)}{hint}")
         if not v.strip():
             return bad(f"{where} is empty")
         if f.type in ("id", "ref") and not _ID_RE.match(v):
