@@ -1,0 +1,371 @@
+#!/usr/bin/env python3
+"""Benchmark this project's build against Hugo and MkDocs Material on the same synthetic corpus.
+
+    .venv/bin/python bench/run.py --sizes 100,1000,5000
+
+For each size N it writes a corpus (bench/corpus.py: fixed seed, no download) in this project's YAML,
+as a Hugo site and as a MkDocs site, then times whole processes, alternating the tools run by run:
+
+- ours: cold build without search (no cache, no previous output), Pagefind indexing alone, `check`,
+  a rebuild with nothing changed, a rebuild after editing one record;
+- hugo: a cold build (Debian's `hugo`; skipped, and said so, when not installed);
+- mkdocs: a cold build with the Material theme from bench/.venv-mkdocs (made by `--setup-mkdocs`;
+  skipped, and said so, when missing).
+
+Each figure is the median of --runs runs: wall seconds, CPU seconds (user + system, from
+getrusage(RUSAGE_CHILDREN) deltas, so worker processes count), and peak memory: the sum over the
+tool's own processes of each one's peak resident set (sampled from /proc every 20 ms; Pagefind's
+processes are reported apart). Ratios are printed beside the seconds: shared machines are noisy,
+ratios from alternating runs less so. Results go to bench/out/results-<time>.json and
+bench/out/latest.json; `--markdown` prints the table for docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import corpus as corpus_mod  # noqa: E402
+
+MKDOCS_VENV = HERE / ".venv-mkdocs"
+MKDOCS_REQUIREMENTS = HERE / "requirements-mkdocs.txt"
+CACHE_ENV = "EVIDENCE_SITE_CACHE"  # where the build keeps its cache (see src/evidence_site/cache.py)
+
+
+# --- measuring one whole process -------------------------------------------------------------------
+
+def _children_map() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(entry.name))
+    return kids
+
+
+def _status(pid: int) -> tuple[str, int] | None:
+    """(command name, peak resident kB so far) of a live process."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            name, hwm = "", 0
+            for line in f:
+                if line.startswith("Name:"):
+                    name = line.split(None, 1)[1].strip()
+                elif line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
+                    break
+            return name, hwm
+    except OSError:
+        return None
+
+
+class Sampler(threading.Thread):
+    """Peak resident memory of a process and all its descendants, per process."""
+
+    def __init__(self, pid: int, interval: float = 0.02):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peaks: dict[int, tuple[str, int]] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            kids = _children_map()
+            todo, tree = [self.pid], []
+            while todo:
+                p = todo.pop()
+                tree.append(p)
+                todo.extend(kids.get(p, ()))
+            for p in tree:
+                st = _status(p)
+                if st and st[1] >= self.peaks.get(p, ("", 0))[1]:
+                    self.peaks[p] = st
+            self.done.wait(self.interval)
+
+    def totals(self) -> tuple[float, float]:
+        """(MB summed over the tool's own processes, MB summed over Pagefind's)."""
+        own = sum(kb for name, kb in self.peaks.values() if "pagefind" not in name)
+        pagefind = sum(kb for name, kb in self.peaks.values() if "pagefind" in name)
+        return own / 1024, pagefind / 1024
+
+
+def measure(cmd: list[str], cwd: Path = ROOT, env: dict | None = None) -> dict:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sampler = Sampler(proc.pid)
+    sampler.start()
+    out, err = proc.communicate()
+    wall = time.perf_counter() - start
+    sampler.done.set()
+    sampler.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{out[-2000:]}\n{err[-4000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    own, pagefind = sampler.totals()
+    # A process that grew after the last sample: getrusage's peak of the largest one is exact.
+    own = max(own, after.ru_maxrss / 1024 if after.ru_maxrss > before.ru_maxrss else 0)
+    return {"wall": wall, "cpu": cpu, "peak_mb": own, "pagefind_peak_mb": pagefind}
+
+
+def median_of(runs: list[dict]) -> dict:
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]} | {"runs": len(runs)}
+
+
+# --- the tools -------------------------------------------------------------------------------------
+
+def ours_cmd(args, *rest: str) -> list[str]:
+    if args.src:
+        boot = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+                "from evidence_site.cli import main; sys.exit(main(sys.argv[1:]))")
+        return [sys.executable, "-c", boot, str(Path(args.src).resolve()), *rest]
+    return [sys.executable, str(ROOT / "build.py"), *rest]
+
+
+def ours_env(cache: Path) -> dict:
+    env = dict(os.environ)
+    env[CACHE_ENV] = str(cache)
+    env.pop("SOURCE_DATE_EPOCH", None)
+    return env
+
+
+def rm(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+    for sibling in path.parent.glob(path.name + ".*"):  # the build's own leftovers (.old, staging)
+        rm(sibling) if sibling.is_dir() else sibling.unlink()
+
+
+def hugo_version() -> str | None:
+    exe = shutil.which("hugo")
+    if not exe:
+        return None
+    return subprocess.run([exe, "version"], capture_output=True, text=True).stdout.strip()
+
+
+def mkdocs_exe() -> Path | None:
+    exe = MKDOCS_VENV / "bin" / "mkdocs"
+    return exe if exe.exists() else None
+
+
+def mkdocs_version() -> str | None:
+    py = MKDOCS_VENV / "bin" / "python"
+    if not py.exists():
+        return None
+    code = "import importlib.metadata as m; print('mkdocs', m.version('mkdocs'), 'material', m.version('mkdocs-material'))"
+    return subprocess.run([str(py), "-c", code], capture_output=True, text=True).stdout.strip()
+
+
+def setup_mkdocs() -> None:
+    subprocess.run([sys.executable, "-m", "venv", str(MKDOCS_VENV)], check=True)
+    subprocess.run([str(MKDOCS_VENV / "bin" / "pip"), "install", "-q", "-r", str(MKDOCS_REQUIREMENTS)], check=True)
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem = next((int(line.split()[1]) // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), 0)
+    try:
+        import importlib.metadata as md
+        pagefind = md.version("pagefind-bin")
+    except Exception:  # noqa: BLE001
+        pagefind = None
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_mb": mem, "os": platform.platform(),
+            "python": platform.python_version(), "hugo": hugo_version(), "mkdocs": mkdocs_version(),
+            "pagefind": pagefind, "load_average": os.getloadavg()}
+
+
+# --- one corpus size -------------------------------------------------------------------------------
+
+def corpus_for(n: int, work: Path) -> tuple[Path, corpus_mod.Corpus]:
+    root = work / f"corpus-{n}"
+    stamp = root / "stamp.json"
+    want = {"n": n, "generator": (HERE / "corpus.py").read_text()}
+    c = corpus_mod.generate(n)
+    if not stamp.exists() or json.loads(stamp.read_text()) != want:
+        rm(root)
+        root.mkdir(parents=True)
+        corpus_mod.write_ours(c, root / "ours")
+        corpus_mod.write_hugo(c, root)
+        corpus_mod.write_mkdocs(c, root)
+        stamp.write_text(json.dumps(want))
+    return root, c
+
+
+def bench_size(n: int, args, work: Path, log) -> dict:
+    root, c = corpus_for(n, work)
+    content = root / "ours" / "content"
+    templates = Path(args.templates).resolve()
+    out_ours, cache = work / f"site-ours-{n}", work / f"cache-{n}"
+    env = ours_env(cache)
+    build = ours_cmd(args, "build", "--content", str(content), "--templates", str(templates),
+                     "--out", str(out_ours), "--no-search")
+    tools: dict[str, dict] = {}
+
+    def cold_ours() -> dict:
+        rm(out_ours)
+        rm(cache)
+        return measure(build, env=env)
+
+    runners = {"ours": cold_ours}
+    skipped = {}
+    if "hugo" in args.tools:
+        if shutil.which("hugo"):
+            out_hugo = work / f"site-hugo-{n}"
+
+            def cold_hugo() -> dict:
+                rm(out_hugo)
+                return measure(["hugo", "--quiet", "-s", str(root / "hugo"), "-d", str(out_hugo)])
+            runners["hugo"] = cold_hugo
+        else:
+            skipped["hugo"] = "not installed (apt-get install -y --no-install-recommends hugo)"
+    if "mkdocs" in args.tools:
+        exe = mkdocs_exe()
+        if exe and not (args.mkdocs_max and n > args.mkdocs_max):
+            out_mk = work / f"site-mkdocs-{n}"
+
+            def cold_mkdocs() -> dict:
+                rm(out_mk)
+                return measure([str(exe), "build", "-q", "-f", str(root / "mkdocs" / "mkdocs.yml"), "-d", str(out_mk)])
+            runners["mkdocs"] = cold_mkdocs
+        elif exe:
+            skipped["mkdocs"] = f"skipped above N={args.mkdocs_max} (--mkdocs-max)"
+        else:
+            skipped["mkdocs"] = "not installed (python bench/run.py --setup-mkdocs)"
+    for name, why in skipped.items():
+        log(f"  N={n}: {name} {why}")
+
+    runs: dict[str, list[dict]] = {k: [] for k in runners}
+    order = list(runners)
+    for i in range(args.runs):  # alternate: each round starts with the next tool
+        for name in order[i % len(order):] + order[:i % len(order)]:
+            runs[name].append(runners[name]())
+            log(f"  N={n} run {i + 1} {name:7} {runs[name][-1]['wall']:7.2f}s wall")
+    for name, r in runs.items():
+        tools[name + " cold build" if name != "ours" else "ours cold build, no search"] = median_of(r)
+
+    # Our other measures, on the output of the last cold build.
+    pagefind_code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]); "
+                     "from evidence_site.index import build_index; build_index(Path(sys.argv[1]))")
+    src = str(Path(args.src).resolve()) if args.src else str(ROOT / "src")
+    index = [sys.executable, "-c", pagefind_code, str(out_ours), src]
+    check = ours_cmd(args, "check", "--content", str(content), "--templates", str(templates))
+    target = corpus_mod.edit_target(c, root)
+    original = target.read_text()
+    extra: dict[str, list[dict]] = {"ours pagefind index": [], "ours check": [],
+                                    "ours rebuild, nothing changed": [], "ours rebuild, one record edited": []}
+    measure(build, env=env)  # leave a built site and a warm cache behind
+    try:
+        for i in range(args.runs):
+            rm(out_ours / "pagefind")
+            extra["ours pagefind index"].append(measure(index))
+            rm(out_ours / "pagefind")
+            extra["ours check"].append(measure(check))
+            extra["ours rebuild, nothing changed"].append(measure(build, env=env))
+            lines = original.split("\n")
+            first_text = next(j for j, line in enumerate(lines) if line.startswith("      ") and "text" in lines[j - 1])
+            lines[first_text] += f" Edited in run {i + 1}."
+            target.write_text("\n".join(lines))
+            extra["ours rebuild, one record edited"].append(measure(build, env=env))
+            log(f"  N={n} run {i + 1} ours extras done")
+    finally:
+        target.write_text(original)
+    for name, r in extra.items():
+        tools[name] = median_of(r)
+    pages = sum(1 for _ in out_ours.rglob("*.html"))
+    return {"n": n, "paragraphs": sum(len(r.paragraphs) for r in c.records), "pages": pages,
+            "tools": tools, "skipped": skipped}
+
+
+# --- report --------------------------------------------------------------------------------------
+
+def ratios(result: dict) -> dict:
+    t = result["tools"]
+    ours = t.get("ours cold build, no search")
+    out = {}
+    if ours and "hugo cold build" in t:
+        out["ours / hugo (wall)"] = ours["wall"] / t["hugo cold build"]["wall"]
+        out["ours / hugo (cpu)"] = ours["cpu"] / t["hugo cold build"]["cpu"]
+    if ours and "mkdocs cold build" in t:
+        out["mkdocs / ours (wall)"] = t["mkdocs cold build"]["wall"] / ours["wall"]
+    if "hugo cold build" in t and "ours rebuild, one record edited" in t:
+        out["edit rebuild / hugo cold (wall)"] = t["ours rebuild, one record edited"]["wall"] / t["hugo cold build"]["wall"]
+    return out
+
+
+def table(results: list[dict], markdown: bool) -> str:
+    rows = [("N", "measure", "wall s", "CPU s", "peak MB", "Pagefind MB")]
+    for r in results:
+        for name, m in r["tools"].items():
+            rows.append((str(r["n"]), name, f"{m['wall']:.2f}", f"{m['cpu']:.2f}", f"{m['peak_mb']:.0f}",
+                         f"{m['pagefind_peak_mb']:.0f}" if m["pagefind_peak_mb"] else ""))
+        for name, v in ratios(r).items():
+            rows.append((str(r["n"]), name, f"{v:.2f}×", "", "", ""))
+    if markdown:
+        lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join(" --- " for _ in rows[0]) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+        return "\n".join(lines)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i == 1 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+                     for row in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="100,1000,5000", help="corpus sizes N, multiples of 20 (default 100,1000,5000)")
+    p.add_argument("--runs", type=int, default=3, help="runs per measure; the median is reported (default 3)")
+    p.add_argument("--tools", default="ours,hugo,mkdocs", help="peers to time beside ours (default ours,hugo,mkdocs)")
+    p.add_argument("--mkdocs-max", type=int, default=0, help="skip MkDocs above this N (0: never skip)")
+    p.add_argument("--src", default=None, help="time another checkout's src/ (e.g. to compare before and after)")
+    p.add_argument("--templates", default=str(ROOT / "templates"))
+    p.add_argument("--work", default=str(HERE / "out"), help="corpora, outputs and results (default bench/out)")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.add_argument("--setup-mkdocs", action="store_true", help="create bench/.venv-mkdocs with the pinned MkDocs Material")
+    args = p.parse_args(argv)
+    if args.setup_mkdocs:
+        setup_mkdocs()
+    work = Path(args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    args.tools = [t.strip() for t in args.tools.split(",")]
+    info = machine()
+    print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_mb']} MB; Python {info['python']}; "
+          f"{info['hugo'] or 'hugo: not installed'}; {info['mkdocs'] or 'mkdocs: not installed'}; "
+          f"pagefind {info['pagefind']}; load average {info['load_average'][0]:.1f}", flush=True)
+    results = [bench_size(int(n), args, work, lambda s: print(s, flush=True)) for n in args.sizes.split(",")]
+    info["load_average_after"] = os.getloadavg()
+    report = {"machine": info, "runs": args.runs, "src": args.src or "src", "results": results,
+              "ratios": {r["n"]: ratios(r) for r in results}, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (work / f"results-{stamp}.json").write_text(json.dumps(report, indent=1))
+    (work / "latest.json").write_text(json.dumps(report, indent=1))
+    print()
+    print(table(results, args.markdown))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
