@@ -140,6 +140,7 @@ def build(settings: Settings, log=print) -> float:
                 from .index import build_index  # noqa: PLC0415
 
                 build_index(new)
+                write.check_bundle(new)  # never swap in a search bundle cut short
             write.swap(new, settings.out)
         except BaseException:
             import shutil

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import gzip
+import json
 import os
 import re
 import shutil
@@ -162,6 +164,42 @@ def copy_tree(src: Path, dst: Path) -> None:
             target = dst / file.relative_to(src)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(file, target)
+
+
+def bundle_problems(root: Path) -> list[str]:
+    """What is missing or cut short in the search bundle under ``root/pagefind``.
+
+    Pagefind 1.5.2 in service mode (its Python API) can answer "written" while files are still
+    being written, and closing it then leaves them empty or cut short (Pagefind issue #1271).
+    Every index file is gzip, so a cut-short one fails to decompress; the entry file must parse.
+    """
+    bundle = root / "pagefind"
+    problems = []
+    if not (bundle / "pagefind.js").is_file() or (bundle / "pagefind.js").stat().st_size == 0:
+        problems.append("pagefind/pagefind.js is missing or empty")
+    try:
+        entry = json.loads((bundle / "pagefind-entry.json").read_bytes())
+        languages = entry["languages"].values()
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
+        return problems + [f"pagefind/pagefind-entry.json cannot be read ({exc.__class__.__name__})"]
+    needed = [f"pagefind.{lang['hash']}.pf_meta" for lang in languages] + \
+             [f"wasm.{lang['wasm']}.pagefind" for lang in languages]
+    problems += [f"pagefind/{name} is missing" for name in needed if not (bundle / name).is_file()]
+    for file in sorted(bundle.rglob("*")):
+        if file.is_file() and (file.suffix.startswith(".pf_") or file.suffix == ".pagefind"):
+            try:
+                gzip.decompress(file.read_bytes())
+            except (OSError, EOFError):
+                problems.append(f"{file.relative_to(root).as_posix()} is cut short")
+    return problems
+
+
+def check_bundle(root: Path) -> None:
+    """Refuse to publish a search bundle that is not whole: the last good site stays."""
+    problems = bundle_problems(root)
+    if problems:
+        raise OutputError("the search index was not written whole, so the last good site was kept: "
+                          + "; ".join(problems[:5]) + ". Run the build again.")
 
 
 def swap(new: Path, out: Path) -> None:
