@@ -36,7 +36,7 @@ def load_site(content: Path, site_url: str | None = None) -> Site:
 
     errors = Collector()
     raw = read_content(content, errors)
-    site = validate(raw, errors) if not errors.errors else None
+    site = validate(raw, errors)  # runs after load errors too, so every file's mistakes are listed
     errors.raise_if_any()
     assert site is not None
     if site_url:

@@ -42,7 +42,13 @@ class _Ids:
 
 
 def validate(raw: list[RawFile], errors: Collector) -> Site | None:
-    """Return the model, or None after adding every error to ``errors``."""
+    """Return the model, or None after adding every error to ``errors``.
+
+    Files that loaded are checked against their schema even when others could not be read, so one
+    run lists every file's mistakes; references wait until every file has loaded, since an id in
+    an unreadable file would otherwise be reported as unknown everywhere it is used.
+    """
+    all_loaded = not errors.errors
     ok_files: list[RawFile] = []
     refs: list[Ref] = []
     ids = _Ids()
@@ -54,6 +60,8 @@ def validate(raw: list[RawFile], errors: Collector) -> Site | None:
         refs.extend(file_refs)
         for schema_name, ident, mark in file_ids:
             ids.add(ID_SPACE.get(schema_name, schema_name), ident, f.path, mark, errors)
+    if not all_loaded:
+        return None
     for ref in refs:
         known = ids.where.get(ref.kind, {})
         if ref.value not in known:
