@@ -147,7 +147,9 @@ function start(root) {
 
   function resultItem(d) {
     const words = contentWords(d);
-    const groups = paragraphMatches(d, words);
+    // The page opens with its title (the h1); a match there alone says nothing the title does not.
+    const titleWords = ((d.meta && d.meta.title) || "").split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length;
+    const groups = paragraphMatches(d, words, titleWords);
     const li = el("li", "search-result");
     const h = el("h2", "search-result-title");
     const a = el("a");
@@ -157,10 +159,12 @@ function start(root) {
     li.append(h);
     const kind = [...(d.filters.type || []).map((t) => label("type-" + t) || t), ...(d.filters.force || [])];
     if (kind.length) li.append(el("p", "search-result-kind", kind.join(" · ")));
-    const excerpt = el("p", "search-excerpt");
-    excerpt.append(...(groups.length ? excerptNodes(words, groups[0]) : [document.createTextNode(ellipsed(words, 0))]));
-    li.append(excerpt);
-    const others = groups.slice(1, 1 + MORE_PER_PAGE);
+    if (!groups.length || !groups[0].titleOnly) {
+      const excerpt = el("p", "search-excerpt");
+      excerpt.append(...(groups.length ? excerptNodes(words, groups[0]) : [document.createTextNode(ellipsed(words, titleWords))]));
+      li.append(excerpt);
+    }
+    const others = groups.slice(1, 1 + MORE_PER_PAGE).filter((g) => !g.titleOnly);
     if (others.length) {
       li.append(el("p", "search-also", label("also")));
       const ul = el("ul", "search-also-list");
@@ -188,7 +192,7 @@ function start(root) {
   // Matches grouped by the anchor before them (a paragraph, list item or heading of the evidence),
   // best first: the paragraph that has the most of the searched words, then the most matches (so
   // the paragraph about INTACT wins over the bare heading "INTACT" above it).
-  function paragraphMatches(d, words) {
+  function paragraphMatches(d, words, titleWords) {
     const anchors = (d.anchors || []).filter((x) => x.id).sort((x, y) => x.location - y.location);
     const byAnchor = new Map();
     for (const w of d.weighted_locations || []) {
@@ -209,8 +213,10 @@ function start(root) {
       g.score += w.balanced_score || w.weight || 1;
       g.matched.add(termOf(words[w.location] || ""));
     }
+    for (const g of byAnchor.values()) g.titleOnly = !g.anchor && g.locations.every((l) => l < titleWords);
     return [...byAnchor.values()].sort((x, y) =>
-      y.matched.size - x.matched.size || y.locations.length - x.locations.length || y.score - x.score || x.start - y.start);
+      x.titleOnly - y.titleOnly || y.matched.size - x.matched.size || y.locations.length - x.locations.length ||
+      y.score - x.score || x.start - y.start);
   }
 
   // Which searched word a matched word stands for ("exclusions" for "exclusion"), so a paragraph
