@@ -105,7 +105,7 @@ def test_only_record_entity_and_figures_pages_are_indexed(site_dir):
     for f in sorted(site_dir.rglob("*.html")):
         if f.relative_to(site_dir).parts[0] == "pagefind":
             continue
-        if BeautifulSoup(f.read_text(encoding="utf-8"), "html.parser").find(attrs={"data-pagefind-body": True}):
+        if re.search(r"<[^>]*\sdata-pagefind-body[\s>=]", f.read_text(encoding="utf-8")):
             indexed.append(f.relative_to(site_dir).as_posix())
     kinds = re.compile(r"^(responses/[^/]+/[^/]+/[^/]+/|(initiatives|inspections|documents|organisations)/[^/]+/|figures/)index\.html$")
     assert [p for p in indexed if not kinds.match(p)] == []
@@ -233,6 +233,24 @@ def test_header_search_box_leads_to_the_search_page_with_the_query(tab, server):
     wait_for_status(tab)
     assert tab.input_value("#search-input") == "466"
     assert any(urlsplit(r["href"]).path == "/" + RECORD.format("south-wales-opcc/resource-allocation") for r in results(tab))
+
+
+def test_back_button_returns_to_the_search_and_to_the_query_before(tab, server):
+    run_search(tab, server.url, "466")
+    before = tab.inner_text("#search-status")
+    tab.fill("#search-input", "Positive Futures")
+    tab.press("#search-input", "Enter")
+    wait_for_status(tab, not_text=before)
+    assert parse_qs(urlsplit(tab.url).query)["q"] == ["Positive Futures"]
+    with tab.expect_navigation():
+        tab.click("#search-results > li:first-child h2 a")
+    tab.go_back()
+    wait_for_status(tab)
+    assert tab.input_value("#search-input") == "Positive Futures" and results(tab)
+    now = tab.inner_text("#search-status")
+    tab.go_back()
+    assert wait_for_status(tab, not_text=now) == LABELS["search_results_count"].format(n=len(results(tab)), q="466")
+    assert tab.input_value("#search-input") == "466"
 
 
 def test_keyboard_only_search_reaches_the_paragraph_with_the_words_marked(tab, server):

@@ -34,6 +34,7 @@ function start(root) {
   let shown = 0;
   let terms = [];
   let typing = 0;
+  let typedSince = false; // a history entry already made for the query being typed
 
   root.hidden = false; // the page shows the search only when this script runs (see <noscript>)
 
@@ -79,6 +80,9 @@ function start(root) {
     return out;
   }
 
+  // The search lives in the address (?q=…&force=…), so a result's Back button, a bookmark or a link
+  // sent to a colleague bring it back. A new query makes one history entry (on its first keystroke or
+  // on Enter), not one per letter; ticking filters refines the entry in place.
   async function search({ push = false } = {}) {
     const mine = ++run;
     const state = readState();
@@ -275,6 +279,10 @@ function start(root) {
 
   function linkTo(url, anchor) {
     const u = new URL(url, location.href);
+    // The index holds the English interface's pages; another interface language has the same pages
+    // below its own prefix (urls.py), so a search from there links to its own pages.
+    const { base, root: home } = root.dataset;
+    if (home && home !== base && u.pathname.startsWith(base)) u.pathname = home + u.pathname.slice(base.length);
     for (const t of terms) u.searchParams.append(HIGHLIGHT_PARAM, t);
     if (anchor) u.hash = anchor.id;
     return u.origin === location.origin ? u.pathname + u.search + u.hash : u.href;
@@ -283,11 +291,19 @@ function start(root) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     clearTimeout(typing);
-    search({ push: new URLSearchParams(location.search).get("q") !== input.value.trim() });
+    const changed = (new URLSearchParams(location.search).get("q") || "") !== input.value.trim();
+    search({ push: changed && !typedSince });
+    typedSince = false;
   });
   input.addEventListener("input", () => {
     clearTimeout(typing);
-    typing = setTimeout(search, TYPING_PAUSE_MS);
+    typing = setTimeout(() => {
+      search({ push: !typedSince });
+      typedSince = true;
+    }, TYPING_PAUSE_MS);
+  });
+  input.addEventListener("blur", () => {
+    typedSince = false; // coming back to the box starts a new query
   });
   for (const box of boxes) box.addEventListener("change", () => search());
   clear.addEventListener("click", () => {
@@ -300,6 +316,8 @@ function start(root) {
     if (first) first.querySelector("a").focus();
   });
   window.addEventListener("popstate", () => {
+    clearTimeout(typing);
+    typedSince = false;
     stateFromUrl();
     search();
   });
