@@ -340,6 +340,19 @@ def test_search_and_highlighting_run_under_the_content_security_policy(browser, 
     context.close()
 
 
+def test_a_site_built_without_search_says_search_is_not_available(browser, tmp_path):
+    out = build_site(tmp_path / "_site", search=False)
+    s = Server(out)
+    context = browser.new_context()
+    try:
+        pg = context.new_page()
+        pg.goto(s.url + "search/?q=466")
+        assert wait_for_status(pg) == LABELS["search_unavailable"]
+    finally:
+        context.close()
+        s.close()
+
+
 def test_search_page_has_no_inline_script_or_style(site_dir):
     soup = BeautifulSoup((site_dir / "search/index.html").read_text(encoding="utf-8"), "html.parser")
     assert [s for s in soup.find_all("script") if not s.get("src")] == []

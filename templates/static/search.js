@@ -27,7 +27,8 @@ function start(root) {
   const label = (name, vars = {}) =>
     (root.getAttribute("data-label-" + name) || "").replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
 
-  let api = null; // pagefind.js, imported on first use
+  let api = null; // pagefind.js, imported on first use (a promise of it)
+  let loaded = false;
   let totals = null; // filter counts over the whole index
   let run = 0; // the latest search; older ones drop their answers
   let results = [];
@@ -38,8 +39,8 @@ function start(root) {
 
   root.hidden = false; // the page shows the search only when this script runs (see <noscript>)
 
-  async function pagefind() {
-    if (!api) {
+  function pagefind() {
+    api ||= (async () => {
       const bundle = root.dataset.bundle; // from urls.pagefind(), so it carries --base-url
       const pf = await import(bundle + "pagefind.js");
       await pf.options({ basePath: bundle, baseUrl: root.dataset.base, excerptLength: EXCERPT_WORDS });
@@ -49,8 +50,8 @@ function start(root) {
         const known = totals[box.name] && box.value in totals[box.name];
         box.closest(".search-option").hidden = !known; // a value no indexed page carries
       }
-      api = pf;
-    }
+      return pf;
+    })();
     return api;
   }
 
@@ -89,14 +90,17 @@ function start(root) {
     const url = urlFor(state);
     if (url !== location.pathname + location.search) history[push ? "pushState" : "replaceState"](null, "", url);
     clear.hidden = !GROUPS.some((g) => state.sel[g].length);
-    if (!api && state.q) status.textContent = label("loading");
-    let pf;
+    if (!loaded && state.q) status.textContent = label("loading");
     try {
-      pf = await pagefind();
+      await searchWith(await pagefind(), state, mine);
+      loaded = true;
     } catch (err) {
-      status.textContent = label("unavailable");
-      return;
+      if (mine === run) status.textContent = label("unavailable");
+      throw err; // and in the console, for whoever looks after the site
     }
+  }
+
+  async function searchWith(pf, state, mine) {
     if (mine !== run) return;
     if (!state.q && clear.hidden) {
       results = [];
