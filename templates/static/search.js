@@ -165,7 +165,9 @@ function start(root) {
     a.textContent = (d.meta && d.meta.title) || d.url;
     h.append(a);
     li.append(h);
-    const kind = [...(d.filters.type || []).map((t) => label("type-" + t) || t), ...(d.filters.force || [])];
+    const title = a.textContent;
+    const kind = [...(d.filters.type || []).map((t) => label("type-" + t) || t), ...(d.filters.force || [])]
+      .filter((k) => k !== title); // the key figures page is titled by its type
     if (kind.length) li.append(el("p", "search-result-kind", kind.join(" · ")));
     if (!groups.length || !groups[0].titleOnly) {
       const excerpt = el("p", "search-excerpt");
