@@ -64,6 +64,60 @@ def _parse(text: str) -> tuple[Token, ...]:
     return _parse_markdown(text)
 
 
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What validation, the glossary and rendering ask of a text with Markdown in it, kept small so
+    every paragraph's can be remembered: one parse per text and build answers all of them."""
+
+    hrefs: tuple[str, ...]  # targets of the links markdown-it made
+    plain: str  # the words a reader sees
+    runs: tuple[str, ...]  # text outside links, after dead links are dropped (where mentions can be)
+    compact: tuple[tuple, ...] | None  # the tokens' fields, to rebuild them without parsing again
+
+
+_FACTS: dict[str, _Facts] = {}
+_FACTS_MAX = 300_000
+_TOKEN_FIELDS = ("type", "tag", "nesting", "attrs", "level", "content", "markup", "info", "meta", "block", "hidden")
+
+
+def _compact(toks: tuple[Token, ...]) -> tuple[tuple, ...] | None:
+    if any(t.children or t.map for t in toks):
+        return None  # images carry child tokens: parse those again rather than rebuild them
+    return tuple((t.type, t.tag, t.nesting, tuple(t.attrs.items()) if t.attrs else None, t.level, t.content,
+                  t.markup, t.info, tuple(t.meta.items()) if t.meta else None, t.block, t.hidden) for t in toks)
+
+
+def _rebuild(compact: tuple[tuple, ...]) -> list[Token]:
+    return [Token(type_, tag, nesting, attrs=dict(attrs) if attrs else {}, level=level, content=content,
+                  markup=markup, info=info, meta=dict(meta) if meta else {}, block=block, hidden=hidden)
+            for type_, tag, nesting, attrs, level, content, markup, info, meta, block, hidden in compact]
+
+
+def _facts(text: str) -> _Facts:
+    hit = _FACTS.get(text)
+    if hit is not None:
+        return hit
+    toks = _parse(text)
+    hrefs = tuple(t.attrGet("href") or "" for t in toks if t.type == "link_open")
+    plain = "".join(t.content for t in toks if t.type in ("text", "code_inline") or (t.type == "text_special"))
+    live = _drop_dead_links(list(toks))
+    runs = tuple(live[i].content for i in _linkable_text_indexes(live))
+    if len(_FACTS) >= _FACTS_MAX:
+        _FACTS.clear()
+    hit = _FACTS[text] = _Facts(hrefs, plain, runs, _compact(toks))
+    return hit
+
+
+def _render_tokens_of(text: str) -> list[Token]:
+    """Tokens to render a text from: its own list, never shared."""
+    if text and is_plain(text):
+        return [Token("text", "", 0, content=text)]
+    hit = _FACTS.get(text)
+    if hit is not None and hit.compact is not None:
+        return _rebuild(hit.compact)
+    return list(_parse_markdown(text))
+
+
 def tokens(text: str) -> list[Token]:
     """A fresh copy of the inline tokens (the cache holds the parsed originals)."""
     return [t.copy() for t in _parse(text)]
@@ -71,7 +125,7 @@ def tokens(text: str) -> list[Token]:
 
 def links(text: str) -> list[str]:
     """Every link target written in the text, as Markdown wrote it (including refused ones)."""
-    found = [t.attrGet("href") or "" for t in _parse(text) if t.type == "link_open"]
+    found = [] if is_plain(text) else list(_facts(text).hrefs)
     # markdown-it leaves a refused link as literal text: find those too so validation can name them.
     # The closing ")" or ">" is optional in the pattern and checked after, so a search that finds
     # none goes on after the run it read instead of rereading it from every "](" (quadratic on
@@ -125,16 +179,14 @@ def plain_text(text: str) -> str:
     """The words a reader sees, without Markdown marks."""
     if is_plain(text):
         return text
-    return "".join(t.content for t in _parse(text) if t.type in ("text", "code_inline")
-                   or (t.type == "text_special"))
+    return _facts(text).plain
 
 
 def unmatched_mentions(text: str, phrases: list[str]) -> list[str]:
     """Phrases that do not occur inside one run of plain text outside a link (so cannot be linked)."""
     if is_plain(text):
         return [p for p in phrases if p not in text]
-    toks = _drop_dead_links(list(_parse(text)))
-    runs = [toks[i].content for i in _linkable_text_indexes(toks)]
+    runs = _facts(text).runs
     return [p for p in phrases if not any(p in run for run in runs)]
 
 
@@ -226,7 +278,7 @@ def _render_tokens(toks) -> str:
 
 def prepare(text: str, mention_urls=(), abbr: tuple[re.Pattern[str] | None, dict[str, str]] | None = None) -> Prepared:
     """Parse and render a text once: dead links dropped, mentions linked; see ``Prepared``."""
-    toks = list(_parse(text))
+    toks = _render_tokens_of(text)
     dead = any(t.type == "link_open" and t.attrGet("href") == DEAD_LINK for t in toks)
     toks = _drop_dead_links(toks)
     for phrase, url in mention_urls:

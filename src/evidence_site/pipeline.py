@@ -10,7 +10,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from . import data, render, views, write
+from . import data, parallel, render, views, write
 from .content import read_content, shown_path
 from .errors import Collector, ContentErrors
 from .load import LocDict, load_file
@@ -84,26 +84,49 @@ def glossary_uses(site: Site) -> dict[str, list]:
     return uses
 
 
-def render_site(site: Site, templates: Path, base_url: str) -> dict[str, str | bytes]:
-    """Every output file except the search index, as {relative path: content}."""
+class SiteFiles(dict):
+    """Output files by relative path; ``pages`` lists every HTML page's path, written or not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pages: list[str] = []
+
+
+def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | None = None) -> dict[str, str | bytes]:
+    """Every output file except the search index, as {relative path: content}.
+
+    With ``pages_out``, the HTML pages are written straight into that folder (by a worker process
+    per core on a large site) and only the other files are returned."""
     base = normalise_base(base_url)
     env = render.environment(templates)
     env.filters["wrap_p"] = lambda m: Markup("<p>") + m + Markup("</p>")
     env.tests["contains"] = lambda seq, item: item in seq
     env.filters["extract"] = lambda key, container: container[key]  # map("extract", site.force_by_id)
-    files: dict[str, str | bytes] = {}
+    files = SiteFiles()
     page_urls: list[str] = []
     date = build_date()
     uses = glossary_uses(site)
+    jobs: list[parallel.Job] = []
+    claimed: set[str] = set()
     for lang in LANGUAGES:
         urls = Urls(base, lang)
         labels = load_labels(templates, lang)
         env.globals["glossary_uses"] = uses
-        for rel, html in render.render_pages(site, env, urls, labels, build_date=date, languages=LANGUAGES):
-            if rel in files:
+        renderer = render.Renderer(site, env, urls, labels, build_date=date, languages=LANGUAGES)
+        job = parallel.Job(renderer, render.all_pages(site, urls))
+        for rel, _ in job.pages:
+            if rel in claimed:
                 raise AssertionError(f"two pages claim {rel}")
-            files[rel] = html
+            claimed.add(rel)
+        jobs.append(job)
+        files.pages += [rel for rel, _ in job.pages]
         page_urls += [p.url for p in render.pages(site, urls)]
+    files.update(parallel.render_pages(jobs, pages_out, lambda: _other_files(site, templates, base, page_urls, files)))
+    return files
+
+
+def _other_files(site: Site, templates: Path, base: str, page_urls: list[str], files: dict[str, str | bytes]) -> None:
+    """The files beside the pages: data, sitemap, robots.txt, static assets."""
     urls = Urls(base)
     files["data/evidence.json"] = data.evidence_json(site, urls)
     files["data/evidence.csv"] = data.evidence_csv(site, urls)
@@ -114,7 +137,6 @@ def render_site(site: Site, templates: Path, base_url: str) -> dict[str, str | b
     for f in sorted(static.rglob("*")):
         if f.is_file():
             files["static/" + f.relative_to(static).as_posix()] = f.read_bytes()
-    return files
 
 
 def build(settings: Settings, log=print) -> float:
@@ -132,9 +154,9 @@ def build(settings: Settings, log=print) -> float:
         write.recover(settings.out)
         write.check_output(settings.out, forbidden, no_inside)
         site = load_site(settings.content, settings.site_url)
-        files = render_site(site, settings.templates, settings.base_url)
         new = write.staging(settings.out)
         try:
+            files = render_site(site, settings.templates, settings.base_url, pages_out=new)
             write.write_files(new, files)
             if settings.search:
                 from .index import build_index  # noqa: PLC0415
@@ -148,7 +170,7 @@ def build(settings: Settings, log=print) -> float:
             shutil.rmtree(new, ignore_errors=True)
             raise
     elapsed = time.perf_counter() - start
-    log(f"built {sum(1 for k in files if k.endswith('.html'))} pages into {settings.out} in {elapsed:.2f}s")
+    log(f"built {len(files.pages)} pages into {settings.out} in {elapsed:.2f}s")
     return elapsed
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 
 from . import views
 from .model import Site
@@ -27,6 +27,12 @@ class Page:
 class Labels(dict):
     """Interface strings; a missing one is a build error, never an empty hole."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # ``t.name`` in a template is read thousands of times a build: found as an attribute it
+        # skips __getattr__. Names of dict methods keep meaning the method, as before.
+        self.__dict__.update((k, v) for k, v in self.items() if isinstance(k, str) and not hasattr(dict, k))
+
     def __getattr__(self, key: str) -> str:
         try:
             return self[key]
@@ -43,7 +49,42 @@ def environment(templates: Path) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["selectattr"] = _memo_selectattr(env.filters["selectattr"])
     return env
+
+
+# Tests whose answer depends only on the value and the test's argument.
+_PURE_TESTS = frozenset({"equalto", "eq", "==", "ne", "!=", "none", "defined", "undefined", "true",
+                         "false", "in", "sameas", "string", "number", "lt", "le", "gt", "ge"})
+
+
+def _memo_selectattr(original):
+    """``selectattr`` that answers a repeated question about one tuple from memory.
+
+    Templates filter the same model tuples on every page (``site.entities|selectattr("type", ...)``
+    in the navigation), which made a build quadratic in entities x pages. A tuple of the model
+    never changes during a build and the tests remembered are pure, so the answer is the same; the
+    tuple itself is kept with its answers so its id cannot be reused by another object."""
+    memo: dict[int, tuple[tuple, dict]] = {}
+
+    @pass_context
+    def selectattr(context, value, *args, **kwargs):
+        if type(value) is not tuple or kwargs or not args or (len(args) > 1 and args[1] not in _PURE_TESTS):
+            return original(context, value, *args, **kwargs)
+        try:
+            hash(args)
+        except TypeError:
+            return original(context, value, *args, **kwargs)
+        entry = memo.get(id(value))
+        if entry is None or entry[0] is not value:
+            entry = memo[id(value)] = (value, {})
+        answers = entry[1]
+        found = answers.get(args)
+        if found is None:
+            found = answers[args] = list(original(context, value, *args))
+        return iter(found)
+
+    return selectattr
 
 
 def pages(site: Site, urls: Urls) -> list[Page]:

@@ -1,0 +1,175 @@
+"""Render pages on every core: forked workers render chunks of pages and write them straight into
+the staging folder, while the parent writes the data files.
+
+Workers are forked after the site is loaded, so they share the model with the parent and nothing but
+page numbers and file names crosses between processes. A page renders the same in any process (a
+page's HTML depends only on the site, the templates and the page), so the output is the same as a
+one-process build; tests/test_cache.py checks it byte for byte. Falls back to rendering in this
+process when the site is small, when fork is unavailable, when the process runs other threads (a
+fork would copy their locks), or when EVIDENCE_SITE_WORKERS=1.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import write
+from .render import Page, Renderer
+
+WORKERS_ENV = "EVIDENCE_SITE_WORKERS"
+# Below this much work (roughly: paragraphs rendered) a fork costs more than it saves.
+MIN_PARALLEL_COST = 4000
+
+
+@dataclass
+class Job:
+    """The pages of one interface language and the renderer for them."""
+
+    renderer: Renderer
+    pages: list[tuple[str, Page]]  # (output path, page)
+
+
+def cost(page: Page) -> int:
+    """A rough measure of a page's rendering work: the paragraphs it shows."""
+    c = page.context
+    if c.get("record") is not None:
+        return 5 + len(c["record"].paragraphs)
+    if page.template == "response.html" and "submission" in c:
+        return 5 + len(c["submission"].sequence) + len(c["submission"].introduction)
+    return 10
+
+
+def _costs(job: Job) -> list[int]:
+    site = job.renderer.site
+    per_question: dict[str, int] = {}
+    per_force: dict[str, int] = {}
+    for r in site.records:
+        per_question[r.question] = per_question.get(r.question, 0) + len(r.paragraphs)
+        force = site.body_by_id[r.body].force
+        per_force[force] = per_force.get(force, 0) + len(r.paragraphs)
+    out = []
+    for _, page in job.pages:
+        c = page.context
+        if page.template == "question.html" and "question" in c:
+            out.append(5 + per_question.get(c["question"].id, 0))
+        elif page.template == "force.html" and "force" in c:
+            out.append(5 + per_force.get(c["force"].id, 0))
+        else:
+            out.append(cost(page))
+    return out
+
+
+def workers_wanted() -> int:
+    env = os.environ.get(WORKERS_ENV)
+    if env:
+        return max(1, int(env))
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+# Set in the parent just before forking; the workers read it.
+_JOBS: list[Job] = []
+_ROOT: Path | None = None
+
+
+def _write(root: Path, rel: str, html: str) -> None:
+    target = root / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "wb") as f:
+        f.write(html.encode("utf-8"))
+
+
+def _render_chunk(chunk: tuple[int, list[int]]) -> tuple[tuple[int, list[int]], bool]:
+    job_index, indexes = chunk
+    job = _JOBS[job_index]
+    try:
+        for i in indexes:
+            rel, page = job.pages[i]
+            _write(_ROOT, rel, job.renderer.render(page))  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - the parent renders this chunk again to raise it as it is
+        return chunk, False
+    return chunk, True
+
+
+def _chunks(jobs: list[Job], n_workers: int) -> list[tuple[int, list[int]]]:
+    """Chunks of pages, the largest first (so no worker is left with a big page at the end)."""
+    weighted = [(c, j, i) for j, job in enumerate(jobs) for i, c in enumerate(_costs(job))]
+    total = sum(c for c, _, _ in weighted)
+    target = max(1, total // (n_workers * 16))
+    weighted.sort(key=lambda x: -x[0])
+    chunks: list[tuple[int, int, list[int]]] = []  # (cost, job, indexes)
+    current: dict[int, tuple[int, list[int]]] = {}
+    for c, j, i in weighted:
+        if c >= target:
+            chunks.append((c, j, [i]))
+            continue
+        acc, idx = current.get(j, (0, []))
+        idx.append(i)
+        acc += c
+        if acc >= target:
+            chunks.append((acc, j, idx))
+            acc, idx = 0, []
+        current[j] = (acc, idx)
+    for j, (acc, idx) in current.items():
+        if idx:
+            chunks.append((acc, j, idx))
+    chunks.sort(key=lambda x: -x[0])
+    return [(j, idx) for _, j, idx in chunks]
+
+
+def render_pages(jobs: list[Job], root: Path | None, other_work=None) -> dict[str, str]:
+    """Render every page of every job. With ``root``, pages are written there (by worker processes
+    when worthwhile) and the returned dict is empty; without, the pages are returned.
+    ``other_work`` (no arguments) runs in this process while the workers render."""
+    for job in jobs:
+        for rel, _ in job.pages:
+            write.safe_rel(rel)
+    n_workers = workers_wanted()
+    total = sum(sum(_costs(job)) for job in jobs) if root is not None and n_workers > 1 else 0
+    parallel = (root is not None and n_workers > 1 and total >= MIN_PARALLEL_COST
+                and hasattr(os, "fork") and threading.active_count() == 1)
+    if not parallel:
+        out: dict[str, str] = {}
+        if other_work is not None:
+            other_work()
+        for job in jobs:
+            for rel, page in job.pages:
+                html = job.renderer.render(page)
+                if root is not None:
+                    _write(root, rel, html)
+                else:
+                    out[rel] = html
+        return out
+
+    import multiprocessing  # noqa: PLC0415 - only a large build needs it
+
+    global _JOBS, _ROOT
+    _JOBS, _ROOT = jobs, root
+    # Templates compile once, here, so a template error is raised in this process as it is.
+    for job in jobs:
+        for name in {page.template for _, page in job.pages}:
+            job.renderer.env.get_template(name)
+    gc.collect()
+    gc.freeze()  # the model lives as long as the build: keep the collector (and copy-on-write) off it
+    failed: list[tuple[int, list[int]]] = []
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(n_workers) as pool:
+            results = pool.imap_unordered(_render_chunk, _chunks(jobs, n_workers))
+            if other_work is not None:
+                other_work()
+            for chunk, ok in results:
+                if not ok:
+                    failed.append(chunk)
+    finally:
+        _JOBS, _ROOT = [], None
+        gc.unfreeze()
+    for job_index, indexes in failed:  # render again here: raises the worker's error as it was
+        job = jobs[job_index]
+        for i in indexes:
+            rel, page = job.pages[i]
+            _write(root, rel, job.renderer.render(page))
+    return {}
