@@ -17,12 +17,16 @@ from .load import LocDict, LocList, Mark, type_name
 
 ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _ID_RE = re.compile(ID_PATTERN)
+# An address a reader follows: http(s) or mailto only (never javascript:, data:, //host …), and no
+# space, quote or angle bracket that could end the attribute it is written into.
+URL_PATTERN = r"""^(https?://|mailto:)[^\s"'<>`\\]+$"""
+_URL_RE = re.compile(URL_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
 class Field:
     name: str
-    type: str  # str | text | int | bool | id | ref | list | object
+    type: str  # str | text | url | int | bool | id | ref | list | object
     doc: str
     required: bool = True
     ref: str | None = None  # for type "ref", or a list of refs: what it points at
@@ -123,15 +127,15 @@ QUESTION = Schema("question", "A question the committee asked.", (
 
 SITE = Schema("site", "Settings of the whole site.", (
     Field("title", "str", "The site's name."),
-    Field("site_url", "str", "Absolute URL the site is published at (for citations, sitemap, canonical links)."),
+    Field("site_url", "url", "Absolute URL the site is published at (for citations, sitemap, canonical links)."),
     Field("contact_email", "str", "Where to report an accessibility problem.", required=False),
-    Field("contact_url", "str", "A page for reporting problems (for example the repository's issues).",
+    Field("contact_url", "url", "A page for reporting problems (for example the repository's issues).",
           required=False),
 ))
 
 ADDRESS = Schema("address", "An address the response gives for the thing.", (
     Field("text", "str", "The link text as the response shows it."),
-    Field("url", "str", "The address; leave out when the response shows the link without one.",
+    Field("url", "url", "The address; leave out when the response shows the link without one.",
           required=False),
 ))
 
@@ -245,7 +249,7 @@ def _check_value(v, f: Field, mark: Mark, path: str, owner: Schema, errors: Coll
         errors.add(path, mark.line, mark.col, msg)
         return False
 
-    if f.type in ("str", "text", "id", "ref"):
+    if f.type in ("str", "text", "url", "id", "ref"):
         if not isinstance(v, str) or isinstance(v, bool):
             # YAML reads 318, 1.5, yes and no as numbers or true/false: quoting keeps them text.
             hint = "; put the value in quotes" if isinstance(v, (int, float)) else ""
@@ -259,6 +263,9 @@ def _check_value(v, f: Field, mark: Mark, path: str, owner: Schema, errors: Coll
             hint = f" (did you mean '{fixed}'?)" if fixed else ""
             return bad(f"{where} must be an id of lower-case letters, digits and single hyphens, "
                        f"not '{v}'{hint}")
+        if f.type == "url" and not _URL_RE.match(v):
+            return bad(f"{where} '{v}' is not an address a reader can safely follow: write it in full, "
+                       "starting https://, http:// or mailto:, with no spaces, quotes or angle brackets")
         if f.enum and v not in f.enum:
             return bad(f"{where} must be one of {', '.join(f.enum)}, not '{v}'{did_you_mean(v, f.enum)}")
         if f.type == "id":
@@ -309,6 +316,9 @@ def _json_field(f: Field) -> dict:
     elif f.type in ("id", "ref"):
         out["type"] = "string"
         out["pattern"] = ID_PATTERN
+    elif f.type == "url":
+        out["type"] = "string"
+        out["pattern"] = URL_PATTERN
     elif f.type == "int":
         out["type"] = "integer"
         if f.minimum is not None:
