@@ -98,6 +98,7 @@ def _facts(text: str) -> _Facts:
     if hit is not None:
         return hit
     toks = _parse(text)
+    _PARSED[0] += 1
     hrefs = tuple(t.attrGet("href") or "" for t in toks if t.type == "link_open")
     plain = "".join(t.content for t in toks if t.type in ("text", "code_inline") or (t.type == "text_special"))
     live = _drop_dead_links(list(toks))
@@ -106,6 +107,30 @@ def _facts(text: str) -> _Facts:
         _FACTS.clear()
     hit = _FACTS[text] = _Facts(hrefs, plain, runs, _compact(toks))
     return hit
+
+
+_PARSED = [0]  # texts parsed (not read from the cache) since the process started
+
+
+def remember_facts(facts: dict[str, tuple]) -> None:
+    """Take parsed facts kept by an earlier build (see cache.py): text -> fields of _Facts."""
+    for text, fields in facts.items():
+        if text not in _FACTS:
+            _FACTS[text] = _Facts(*fields)
+
+
+def facts_of(texts) -> dict[str, tuple]:
+    """The parsed facts of those of ``texts`` that hold Markdown, as plain tuples (for cache.py)."""
+    out: dict[str, tuple] = {}
+    for text in texts:
+        hit = _FACTS.get(text)
+        if hit is not None:
+            out[text] = (hit.hrefs, hit.plain, hit.runs, hit.compact)
+    return out
+
+
+def parsed_count() -> int:
+    return _PARSED[0]
 
 
 def _render_tokens_of(text: str) -> list[Token]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from . import data, parallel, render, views, write
+from . import cache, data, parallel, render, views, write
 from .content import read_content, shown_path
 from .errors import Collector, ContentErrors
 from .load import LocDict, load_file
@@ -98,7 +98,7 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     With ``pages_out``, the HTML pages are written straight into that folder (by a worker process
     per core on a large site) and only the other files are returned."""
     base = normalise_base(base_url)
-    env = render.environment(templates)
+    env = render.environment(templates, cache.bytecode_cache(cache.cache_dir(templates)))
     env.filters["wrap_p"] = lambda m: Markup("<p>") + m + Markup("</p>")
     env.tests["contains"] = lambda seq, item: item in seq
     env.filters["extract"] = lambda key, container: container[key]  # map("extract", site.force_by_id)
@@ -153,6 +153,17 @@ def build(settings: Settings, log=print) -> float:
     with write.lock(settings.out, on_wait=lambda: log(f"waiting for another build of {settings.out} to finish")):
         write.recover(settings.out)
         write.check_output(settings.out, forbidden, no_inside)
+        # Hashed before reading, so an edit made during the build makes the next one build again.
+        store = cache.cache_dir(settings.templates)
+        key = cache.inputs_key(settings.content, settings.templates, {
+            "base_url": normalise_base(settings.base_url), "site_url": settings.site_url,
+            "search": settings.search, "out": str(settings.out.resolve())})
+        unchanged = cache.up_to_date(store, settings.out, key)
+        if unchanged is not None:
+            elapsed = time.perf_counter() - start
+            log(f"{settings.out} is up to date ({unchanged} pages): nothing changed since it was built ({elapsed:.2f}s)")
+            return elapsed
+        known = cache.load_markdown(store)
         site = load_site(settings.content, settings.site_url)
         new = write.staging(settings.out)
         try:
@@ -163,12 +174,15 @@ def build(settings: Settings, log=print) -> float:
 
                 build_index(new)
                 write.check_bundle(new)  # never swap in a search bundle cut short
+            cache.forget_build(store, settings.out)
             write.swap(new, settings.out)
         except BaseException:
             import shutil
 
             shutil.rmtree(new, ignore_errors=True)
             raise
+        cache.remember_build(store, settings.out, key, len(files.pages))
+        cache.save_markdown(store, (p.text for p in site.paragraph_by_id.values()), known)
     elapsed = time.perf_counter() - start
     log(f"built {len(files.pages)} pages into {settings.out} in {elapsed:.2f}s")
     return elapsed

@@ -40,9 +40,10 @@ class Labels(dict):
             raise KeyError(f"missing interface label '{key}' in templates/labels") from None
 
 
-def environment(templates: Path) -> Environment:
+def environment(templates: Path, bytecode_cache=None) -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(templates)),
+        bytecode_cache=bytecode_cache,
         autoescape=select_autoescape(["html", "xml"], default_for_string=True, default=True),
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -1,0 +1,216 @@
+"""A fast build is the same build: cached, parallel and incremental output equals a cold one-process
+build byte for byte (outside pagefind/), and the shortcuts inside equal the slow ways they replace."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import CONTENT, ROOT, TEMPLATES, build_site
+
+from evidence_site import markdown, parallel, pipeline, render, views
+
+sys.path.insert(0, str(ROOT / "bench"))
+import corpus as bench_corpus  # noqa: E402
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and not rel.startswith("pagefind/"):
+            out[rel] = path.read_bytes()
+    return out
+
+
+def assert_same_site(a: Path, b: Path) -> None:
+    ta, tb = tree(a), tree(b)
+    assert sorted(ta) == sorted(tb), "the two builds wrote different files"
+    differ = [rel for rel in ta if ta[rel] != tb[rel]]
+    assert not differ, f"{len(differ)} files differ, e.g. {differ[:5]}"
+
+
+def cold_build(out: Path, content: Path, monkeypatch) -> Path:
+    """The reference: no cache, one process."""
+    monkeypatch.setenv("EVIDENCE_SITE_CACHE", "off")
+    monkeypatch.setenv("EVIDENCE_SITE_WORKERS", "1")
+    return build_site(out, "/", content, search=False)
+
+
+def fast_build(out: Path, content: Path, cache: Path, monkeypatch, logs: list | None = None) -> Path:
+    monkeypatch.setenv("EVIDENCE_SITE_CACHE", str(cache))
+    monkeypatch.setenv("EVIDENCE_SITE_WORKERS", "2")
+    pipeline.build(pipeline.Settings(content=content, templates=TEMPLATES, out=out, search=False),
+                   log=(logs.append if logs is not None else lambda *a: None))
+    return out
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> Path:
+    """100 records of the benchmark's corpus: enough pages for the build to use worker processes,
+    with Markdown, acronyms, mentions, lists and joint statements."""
+    root = tmp_path_factory.mktemp("corpus")
+    bench_corpus.write_ours(bench_corpus.generate(100), root)
+    return root / "content"
+
+
+def edit_record(content: Path) -> Path:
+    record = sorted((content / "responses").rglob("*.yaml"))[7]
+    text = record.read_text()
+    first = text.index("    text: |-\n") + len("    text: |-\n")
+    end = text.index("\n", first)
+    # New Markdown, an acronym's first use and a link in an existing paragraph.
+    record.write_text(text[:end] + " Now **CCE** and the [MASH](https://example.org/mash) review." + text[end:])
+    return record
+
+
+def test_parallel_build_equals_one_process_build(synthetic, tmp_path, monkeypatch):
+    forked = []
+    chunks = parallel._chunks
+    monkeypatch.setattr(parallel, "_chunks", lambda jobs, n: forked.append(n) or chunks(jobs, n))
+    fast = fast_build(tmp_path / "fast", synthetic, tmp_path / "cache", monkeypatch)
+    assert forked == [2], "the build should have rendered in two worker processes"
+    cold = cold_build(tmp_path / "cold", synthetic, monkeypatch)
+    assert len(list(cold.rglob("*.html"))) > 100
+    assert_same_site(fast, cold)
+
+
+def test_rebuild_after_an_edit_equals_a_cold_build(synthetic, tmp_path, monkeypatch):
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    cache = tmp_path / "cache"
+    out = fast_build(tmp_path / "site", content, cache, monkeypatch)  # fills the cache
+    edit_record(content)
+    logs: list[str] = []
+    fast_build(out, content, cache, monkeypatch, logs)
+    assert "built" in logs[-1]
+    assert_same_site(out, cold_build(tmp_path / "cold", content, monkeypatch))
+
+
+def test_nothing_changed_leaves_the_site_as_it_is_and_a_touched_site_is_rebuilt(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    out = fast_build(tmp_path / "site", CONTENT, cache, monkeypatch)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    logs: list[str] = []
+    fast_build(out, CONTENT, cache, monkeypatch, logs)
+    assert "up to date" in logs[-1]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+
+    (out / "index.html").unlink()  # the output is not as the last build left it: build again
+    fast_build(out, CONTENT, cache, monkeypatch, logs)
+    assert "built" in logs[-1] and (out / "index.html").is_file()
+    assert_same_site(out, cold_build(tmp_path / "cold", CONTENT, monkeypatch))
+
+
+def test_a_template_change_is_not_up_to_date(tmp_path, monkeypatch):
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    monkeypatch.setenv("EVIDENCE_SITE_CACHE", str(tmp_path / "cache"))
+    settings_ = pipeline.Settings(content=CONTENT, templates=templates, out=tmp_path / "site", search=False)
+    pipeline.build(settings_, log=lambda *a: None)
+    base = templates / "base.html"
+    base.write_text(base.read_text().replace("</footer>", "<p>changed footer</p></footer>"))
+    logs: list[str] = []
+    pipeline.build(settings_, log=logs.append)
+    assert "built" in logs[-1]
+    assert "changed footer" in (tmp_path / "site" / "index.html").read_text()
+
+
+# --- the shortcuts against the slow ways they replace ----------------------------------------------
+
+def reference_render(text, mention_urls, abbr, seen):
+    """Paragraph rendering as it was before any caching: parse, copy, transform, render."""
+    toks = [t.copy() for t in markdown.MD.parseInline(text)[0].children] if text else []
+    dead = any(t.type == "link_open" and t.attrGet("href") == markdown.DEAD_LINK for t in toks)
+    toks = markdown._drop_dead_links(toks)
+    for phrase, url in mention_urls:
+        toks = markdown._link(toks, phrase, url)
+    if abbr is not None:
+        toks = markdown._abbr(toks, abbr[0], abbr[1], seen)
+    return markdown.MD.renderer.render(toks, markdown.MD.options, {}), dead
+
+
+EXPANSIONS = {"CCE": "Child criminal exploitation", "CE": 'Criminal "exploitation"', "ACEs": "Adverse"}
+ABBR = (markdown.acronym_pattern(EXPANSIONS), EXPANSIONS)
+PIECES = st.sampled_from(list("ab XY.,;:'\"-#$%+=@{}~()?/\t\\`*_[]!<>&^\n\r") + [
+    "**", "CCE", "CE", "ACEs", "[a](#)", "[CCE](https://x.org/a)", "&amp;", "^th^", "  \n", "<https://x.org>",
+    "![i *j*](https://x.org/i.png)", "`c d`", "\\*", "Operation Falcon"])
+TEXTS = st.lists(PIECES, max_size=30).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts=st.lists(TEXTS, min_size=1, max_size=6), mentioned=st.booleans())
+def test_prepared_paragraphs_render_as_markdown_it_does_on_any_page(texts, mentioned):
+    """The plain-text shortcut, the remembered parse and the per-page acronym variants give what
+    rendering each text afresh gives, along a page's run of paragraphs (first use expands)."""
+    mentions = [("Operation Falcon", "/initiatives/op/"), ("CCE", "/e/cce/")] if mentioned else []
+    seen_fast: set[str] = set()
+    seen_ref: set[str] = set()
+    for text in texts + texts:  # the second run meets already-expanded acronyms
+        if not markdown.is_plain(text):
+            markdown._facts(text)  # as validation leaves it: tokens remembered compactly
+        prep = markdown.prepare(text, mentions, ABBR)
+        html = markdown.expand(prep, ABBR, seen_fast)
+        assert (html, prep.dead_link) == reference_render(text, mentions, ABBR, seen_ref)
+        assert seen_fast == seen_ref
+        kids = markdown.MD.parseInline(text)[0].children if text else []
+        assert markdown.plain_text(text) == "".join(
+            t.content for t in kids if t.type in ("text", "code_inline", "text_special"))
+
+
+def test_plain_text_is_one_text_token_for_markdown_it():
+    for text in ["plain words, numbers 12 and: colons - dashes (brackets) 'quotes' \"double\" # $ % + = @ { } ~",
+                 "  spaces around  ", "tab\tinside", "Welsh: Heddlu Gogledd Cymru – ŵ ŷ"]:
+        assert markdown.is_plain(text)
+        kids = markdown.MD.parseInline(text)[0].children
+        assert [(t.type, t.content) for t in kids] == [("text", text)]
+
+
+def test_indexes_answer_as_the_scans_did(synthetic):
+    site = pipeline.load_site(synthetic)
+    fast = views.indexed(site)
+    order = {pid: i for s in site.submissions for i, pid in enumerate(s.sequence)}
+    joint_seen = 0
+    for e in site.entities:
+        slow = sorted((p for p in site.paragraph_by_id.values() if any(m.entity == e.id for m in p.mentions)),
+                      key=lambda p: (p.submission, order.get(p.id, -1)))
+        assert views.mentions_of(fast, e.id) == slow
+    for r in site.records:
+        ids = {m.entity for p in r.paragraphs for m in p.mentions}
+        assert views.entities_in(fast, r.paragraphs) == [e for e in site.entities if e.id in ids]
+        for b in site.submission_by_id[r.submission].bodies:
+            slow_joint = site.joint_paragraphs(r.submission, b, r.question)  # the model's own scan
+            assert fast.joint_paragraphs(r.submission, b, r.question) == slow_joint
+            joint_seen += bool(slow_joint)
+    for f in site.forces:
+        assert views.bodies_of_force(fast, f.id) == [b for b in site.bodies if b.force == f.id]
+    assert joint_seen, "the corpus should hold joint statements"
+
+
+def test_remembered_selectattr_answers_as_jinja_does():
+    from jinja2 import Environment
+
+    source = ('{% for t in ["a", "b", "c"] %}{{ items|selectattr("kind", "equalto", t)|map(attribute="n")|list }}'
+              '{{ items|selectattr("n", "in", [1, 3])|list|length }}{{ items|selectattr("kind")|list|length }}'
+              '{% endfor %}')
+    items = tuple({"kind": k, "n": n} for n, k in enumerate(["a", "b", "a", "", "c"]))
+    memo = render.environment(TEMPLATES).from_string(source)
+    plain = Environment().from_string(source)
+    assert memo.render(items=items) == plain.render(items=items)
+    assert memo.render(items=list(items)) == plain.render(items=list(items))
+
+
+def test_no_cache_folder_is_written_when_the_cache_is_off(tmp_path, monkeypatch):
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    cold_build(tmp_path / "site", CONTENT, monkeypatch)
+    monkeypatch.setenv("EVIDENCE_SITE_CACHE", "off")
+    pipeline.build(pipeline.Settings(content=CONTENT, templates=templates, out=tmp_path / "site2", search=False),
+                   log=lambda *a: None)
+    assert not (tmp_path / ".build-cache").exists()
