@@ -114,3 +114,17 @@ def test_content_error_exits_1_with_file_line_col_and_leaves_the_site(tmp_path):
     assert "strategic-direction.yaml:7:5: error: unknown key 'pgae' in a paragraph (did you mean 'page'?)" in r.stderr
     after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_site_url_must_be_absolute():
+    r = run("build", "--site-url", "/repo", "--no-search", "--out", "/tmp/never-written")
+    assert r.returncode == 2 and "must be an absolute http(s) address" in r.stderr
+
+
+def test_a_bad_source_date_epoch_is_a_usage_error_not_a_traceback():
+    import os
+
+    r = subprocess.run([*BUILD, "check"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "SOURCE_DATE_EPOCH": "yesterday"})
+    assert r.returncode == 2 and "SOURCE_DATE_EPOCH must be a whole number" in r.stderr
+    assert "Traceback" not in r.stderr

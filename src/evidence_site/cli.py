@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -24,7 +26,7 @@ def parser() -> argparse.ArgumentParser:
     common(b)
     b.add_argument("--out", type=Path, default=Path("_site"), help="output folder (default: _site)")
     b.add_argument("--base-url", default="/", help="path the site is served under, e.g. /repo/ (default: /)")
-    b.add_argument("--site-url", default=None, help="absolute site URL for citations, sitemap and canonical links")
+    b.add_argument("--site-url", default=None, type=site_url, help="absolute site URL for citations, sitemap and canonical links")
     b.add_argument("--no-search", action="store_true", help="skip the Pagefind index")
     c = sub.add_parser("check", help="validate the content; write nothing")
     common(c)
@@ -33,15 +35,33 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, default=Path("_site"))
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--base-url", default="/")
-    s.add_argument("--site-url", default=None)
+    s.add_argument("--site-url", default=None, type=site_url)
     s.add_argument("--no-search", action="store_true", help="skip re-indexing search after each rebuild")
     j = sub.add_parser("schemas", help="write the JSON Schema files editors' YAML extensions use")
     j.add_argument("--out", type=Path, default=Path("schemas"), help="folder to write into (default: schemas)")
     return p
 
 
+def site_url(value: str) -> str:
+    """--site-url must be absolute: citations, canonical links and the sitemap are built from it."""
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise argparse.ArgumentTypeError(f"must be an absolute http(s) address such as https://owner.github.io/repo/, not {value!r}")
+    return value
+
+
+def check_environment() -> str | None:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and not epoch.strip().isdigit():
+        return f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not {epoch!r}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    problem = check_environment()
+    if problem:
+        print(f"build.py: error: {problem}", file=sys.stderr)
+        return 2
     command = args.command or "build"
     if args.command is None:  # plain `python build.py` means build with defaults
         args = parser().parse_args(["build"] + (argv or []))
