@@ -4,6 +4,7 @@ schemes, and the keyboard: skip link, tab order and visible focus on a record pa
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,43 @@ def test_welsh_words_are_marked_as_welsh(tab, server):
     assert "Plismona yng Nghymru" in welsh
     tab.goto(server.url + "forces/gwent/")
     assert tab.locator('h1 [lang="cy"]').inner_text().strip() != ""
+
+
+# ---- The accessibility statement ----
+
+def _statement(site: Path):
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup((site / "accessibility" / "index.html").read_text(encoding="utf-8"), "html.parser").main
+
+
+def test_accessibility_statement_follows_the_model_and_says_how_it_was_tested(site_dir):
+    main = _statement(site_dir)
+    headings = [h.get_text(" ", strip=True) for h in main.find_all(["h2", "h3"])]
+    for needed in ("How accessible this website is", "Feedback and contact information", "Enforcement procedure",
+                   "Compliance status", "Known limitations", "How we tested this website"):
+        assert needed in headings, f"the statement has no '{needed}' section: {headings}"
+    text = main.get_text(" ", strip=True)
+    assert "axe-core" in text and "Nu HTML Checker" in text and "320" in text and "keyboard" in text
+    assert "Equality Advisory and Support Service" in text
+    assert main.find("a", href="https://www.equalityadvisoryservice.com/")
+
+
+def test_accessibility_statement_uses_the_configured_contact_and_build_date(tmp_path, site_dir, monkeypatch):
+    from conftest import CONTENT, build_site
+
+    # The real content gives no contact: the statement says so, and where to ask instead.
+    main = _statement(site_dir)
+    assert not main.find("a", href=lambda h: h and h.startswith("mailto:"))
+    assert "does not give a contact address" in main.get_text(" ", strip=True)
+    assert "Preparation of this accessibility statement" not in main.get_text(" ", strip=True)
+
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT, content)
+    with open(content / "site.yaml", "a", encoding="utf-8") as f:
+        f.write("contact_email: |-\n  evidence@example.org\ncontact_url: |-\n  https://example.org/report\n")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1718000000")
+    main = _statement(build_site(tmp_path / "site", content=content, search=False))
+    assert main.find("a", href="mailto:evidence@example.org")
+    assert main.find("a", href="https://example.org/report")
+    assert "This statement was last updated on 10 June 2024" in main.get_text(" ", strip=True)
