@@ -152,8 +152,10 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None) -> dict[st
     for job in jobs:
         for name in {page.template for _, page in job.pages}:
             job.renderer.env.get_template(name)
-    gc.collect()
-    gc.freeze()  # the model lives as long as the build: keep the collector (and copy-on-write) off it
+    froze = gc.get_freeze_count() == 0
+    if froze:  # the model lives as long as the build: keep the collector (and copy-on-write) off it
+        gc.collect()
+        gc.freeze()
     failed: list[tuple[int, list[int]]] = []
     try:
         ctx = multiprocessing.get_context("fork")
@@ -166,7 +168,8 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None) -> dict[st
                     failed.append(chunk)
     finally:
         _JOBS, _ROOT = [], None
-        gc.unfreeze()
+        if froze:
+            gc.unfreeze()
     for job_index, indexes in failed:  # render again here: raises the worker's error as it was
         job = jobs[job_index]
         for i in indexes:
