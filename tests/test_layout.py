@@ -59,6 +59,14 @@ def test_no_page_scrolls_sideways_at_320_or_1280_css_pixels(tab, server, site_di
             m = tab.evaluate(OVERFLOW)
             if m["scroll"] > m["inner"]:
                 bad.append(f"/{url} at {width}px: {m['scroll']}px wide ({', '.join(m['wide'])})")
+    # Search results quote the evidence, long addresses included.
+    tab.goto(server.url + "search/?q=exploitation")
+    tab.wait_for_selector("#search-results li")
+    for width in (1280, 320):
+        tab.set_viewport_size({"width": width, "height": 900})
+        m = tab.evaluate(OVERFLOW)
+        if m["scroll"] > m["inner"]:
+            bad.append(f"/search/?q=exploitation at {width}px: {m['scroll']}px wide ({', '.join(m['wide'])})")
     assert not bad, "pages scroll sideways:\n" + "\n".join(bad)
 
 
