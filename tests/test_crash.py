@@ -289,3 +289,36 @@ def test_builds_started_together_leave_one_whole_site(contents, built, snaps, tm
     site = snapshot(out)
     assert site == snaps["a"] or site == snaps["b"], "the output mixes two builds"
     assert_whole_bundle(out)
+
+
+def test_serve_puts_back_a_site_whose_swap_was_cut_short(contents, built, snaps, tmp_path):
+    """The preview recovers too, even when the content it starts with is broken, and serves it."""
+    import queue
+    import threading
+    import urllib.request
+
+    a, _ = contents
+    out = tmp_path / "site"
+    good_site(built, "a", out.with_name("site.old"))
+    broken = tmp_path / "broken"
+    shutil.copytree(a, broken)
+    (broken / "site.yaml").write_text("title: [unclosed\n", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "build.py"), "serve", "--content", str(broken),
+                             "--templates", str(a.parent / "templates"), "--out", str(out), "--port", "0",
+                             "--no-search"], cwd=ROOT, env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    try:
+        seen = []
+        while not any("serving http://" in line for line in seen):
+            seen.append(lines.get(timeout=HANG_GUARD))
+        url = next(line for line in seen if "serving http://" in line).split()[1]
+        with urllib.request.urlopen(url, timeout=HANG_GUARD) as r:
+            home = r.read()
+        assert home.startswith(snaps["a"]["index.html"][:200])
+        assert leftovers(out) == []
+        assert_same(snapshot(out), snaps["a"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=HANG_GUARD)
