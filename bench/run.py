@@ -14,7 +14,7 @@ as a Hugo site and as a MkDocs site, then times whole processes, alternating the
 
 Each figure is the median of --runs runs: wall seconds, CPU seconds (user + system, from
 getrusage(RUSAGE_CHILDREN) deltas, so worker processes count), and peak memory: the sum over the
-tool's own processes of each one's peak resident set (sampled from /proc every 20 ms; Pagefind's
+tool's own processes of each one's peak resident set (sampled from /proc every 50 ms; Pagefind's
 processes are reported apart). Ratios are printed beside the seconds: shared machines are noisy,
 ratios from alternating runs less so. Results go to bench/out/results-<time>.json and
 bench/out/latest.json; `--markdown` prints the table for docs/performance.md.
@@ -82,7 +82,7 @@ def _status(pid: int) -> tuple[str, int] | None:
 class Sampler(threading.Thread):
     """Peak resident memory of a process and all its descendants, per process."""
 
-    def __init__(self, pid: int, interval: float = 0.02):
+    def __init__(self, pid: int, interval: float = 0.05):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.peaks: dict[int, tuple[str, int]] = {}
@@ -268,6 +268,10 @@ def bench_size(n: int, args, work: Path, log) -> dict:
     for name, r in runs.items():
         tools[name + " cold build" if name != "ours" else "ours cold build, no search"] = median_of(r)
 
+    if args.cold_only:
+        pages = sum(1 for _ in out_ours.rglob("*.html"))
+        return {"n": n, "paragraphs": sum(len(r.paragraphs) for r in c.records), "pages": pages,
+                "tools": tools, "skipped": skipped}
     # Our other measures, on the output of the last cold build.
     pagefind_code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]); "
                      "from evidence_site.index import build_index; build_index(Path(sys.argv[1]))")
@@ -343,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--src", default=None, help="time another checkout's src/ (e.g. to compare before and after)")
     p.add_argument("--templates", default=str(ROOT / "templates"))
     p.add_argument("--work", default=str(HERE / "out"), help="corpora, outputs and results (default bench/out)")
+    p.add_argument("--cold-only", action="store_true", help="time only the cold builds")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument("--setup-mkdocs", action="store_true", help="create bench/.venv-mkdocs with the pinned MkDocs Material")
     args = p.parse_args(argv)
@@ -355,13 +360,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_mb']} MB; Python {info['python']}; "
           f"{info['hugo'] or 'hugo: not installed'}; {info['mkdocs'] or 'mkdocs: not installed'}; "
           f"pagefind {info['pagefind']}; load average {info['load_average'][0]:.1f}", flush=True)
-    results = [bench_size(int(n), args, work, lambda s: print(s, flush=True)) for n in args.sizes.split(",")]
-    info["load_average_after"] = os.getloadavg()
-    report = {"machine": info, "runs": args.runs, "src": args.src or "src", "results": results,
-              "ratios": {r["n"]: ratios(r) for r in results}, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    (work / f"results-{stamp}.json").write_text(json.dumps(report, indent=1))
-    (work / "latest.json").write_text(json.dumps(report, indent=1))
+    results = []
+    for n in args.sizes.split(","):
+        results.append(bench_size(int(n), args, work, lambda s: print(s, flush=True)))
+        info["load_average_after"] = os.getloadavg()
+        report = {"machine": info, "runs": args.runs, "src": args.src or "src", "templates": args.templates,
+                  "results": results, "ratios": {r["n"]: ratios(r) for r in results},
+                  "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        (work / f"results-{stamp}.json").write_text(json.dumps(report, indent=1))  # after each size
+        (work / "latest.json").write_text(json.dumps(report, indent=1))
     print()
     print(table(results, args.markdown))
     return 0
