@@ -453,6 +453,25 @@ def test_search_works_under_the_policy_with_no_violation(server, browser):
         watch.close()
 
 
+@pytest.mark.browser
+def test_search_falls_back_to_the_main_thread_under_the_policy(server, browser):
+    """Where Pagefind's worker cannot start, it compiles its WebAssembly in the page itself, which
+    the page's policy must allow ('wasm-unsafe-eval'); a worker script is not bound by a <meta> policy."""
+    watch = Watch(browser)
+    try:
+        watch.page.route("**/pagefind-worker.js", lambda route: route.abort())
+        watch.page.goto(server.url + "search/")
+        count = watch.page.evaluate("""async (bundle) => {
+            const pagefind = await import(bundle + "pagefind.js");
+            await pagefind.init();
+            return (await pagefind.search("exploitation")).results.length;
+        }""", server.url + "pagefind/")
+        assert count > 0
+        assert not [v for v in watch.csp() if "wasm" in v], watch.csp()
+    finally:
+        watch.close()
+
+
 # --- paths ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("rel", [
