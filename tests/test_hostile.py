@@ -194,6 +194,8 @@ def test_no_payload_runs_on_any_page_and_each_is_shown_as_text(poisoned, browser
             assert JINJA in text and "ZQ49QZ" not in text, f"{url}: Jinja syntax in content was evaluated"
             assert RAW in text, f"{url}: {{% raw %}} in content was not shown as written"
             assert SCRIPT in text and IMG in text, f"{url}: the payload is not shown as text"
+            escaped_twice = re.findall(r".{0,40}&(?:lt|gt|quot|amp|#\d+);.{0,20}", text)
+            assert not escaped_twice, f"{url}: escaped twice, a reader sees {escaped_twice[:3]}"
             assert f"§site.title§ {SCRIPT}" in found["title"], f"{url}: <title> lost the site title as text"
             seen_tags |= set(re.findall(r"§([a-z_]+\.[a-z_]+)§", text))
             assert watch.csp() == [], f"{url}: {watch.csp()}"
