@@ -124,8 +124,6 @@ def measure(cmd: list[str], cwd: Path = ROOT, env: dict | None = None) -> dict:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{out[-2000:]}\n{err[-4000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     own, pagefind = sampler.totals()
-    # A process that grew after the last sample: getrusage's peak of the largest one is exact.
-    own = max(own, after.ru_maxrss / 1024 if after.ru_maxrss > before.ru_maxrss else 0)
     return {"wall": wall, "cpu": cpu, "peak_mb": own, "pagefind_peak_mb": pagefind}
 
 

@@ -72,6 +72,7 @@ def edit_record(content: Path) -> Path:
 
 def test_parallel_build_equals_one_process_build(synthetic, tmp_path, monkeypatch):
     forked = []
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 0)  # 100 records: fork even for this little
     chunks = parallel._chunks
     monkeypatch.setattr(parallel, "_chunks", lambda jobs, n: forked.append(n) or chunks(jobs, n))
     fast = fast_build(tmp_path / "fast", synthetic, tmp_path / "cache", monkeypatch)
@@ -82,6 +83,7 @@ def test_parallel_build_equals_one_process_build(synthetic, tmp_path, monkeypatc
 
 
 def test_rebuild_after_an_edit_equals_a_cold_build(synthetic, tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 0)
     content = tmp_path / "content"
     shutil.copytree(synthetic, content)
     cache = tmp_path / "cache"

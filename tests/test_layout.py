@@ -130,7 +130,7 @@ def test_paragraph_numbers_sit_in_the_margin_when_wide_and_above_the_text_when_n
 
 
 def test_editorial_text_is_visibly_marked_apart_from_the_evidence(tab, server, site_dir):
-    candidates = sorted(site_dir.glob("*/*/index.html"))
+    candidates = sorted(f for f in site_dir.glob("*/*/index.html") if f.relative_to(site_dir).parts[0] != "cy")
     with_editorial = [f for f in candidates if 'class="editorial"' in f.read_text(encoding="utf-8")]
     if not with_editorial:
         pytest.skip("the content has no editorial text yet")
@@ -260,7 +260,8 @@ def test_pages_and_stylesheet_stay_light(site_dir):
     over = []
     for f in sorted(site_dir.rglob("*.html")):
         rel = f.relative_to(site_dir).as_posix()
-        limit = 150_000 if rel == RESPONSE + "index.html" else 60_000
+        # The full response is exempt from the 60 KB budget, in both interface languages.
+        limit = 150_000 if rel.removeprefix("cy/") == RESPONSE + "index.html" else 60_000
         if f.stat().st_size > limit:
             over.append(f"{rel}: {f.stat().st_size} bytes (limit {limit})")
     assert not over, "pages over budget:\n" + "\n".join(over)

@@ -75,9 +75,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         if command == "check":
-            site = pipeline.check(args.content, args.templates)
+            unreviewed: dict[str, list[str]] = {}
+            site = pipeline.check(args.content, args.templates, unreviewed)
             n = len(site.paragraph_by_id)
             print(f"ok: {len(site.records)} records, {n} paragraphs, {len(site.entities)} entities")
+            # Not errors: translations waiting for a speaker's review (docs/editing.md).
+            if "cy" in unreviewed:
+                keys = unreviewed["cy"]
+                print(f"{len(keys)} Welsh labels not yet reviewed by a Welsh speaker"
+                      + (f": {', '.join(keys)}" if keys else ""))
+                texts = pipeline.unreviewed_editorial(site)
+                print(f"{len(texts)} Welsh editorial texts not yet reviewed by a Welsh speaker"
+                      + (f": {', '.join(texts)}" if texts else ""))
             return 0
         settings = pipeline.Settings(content=args.content, templates=args.templates, out=args.out,
                                      base_url=args.base_url, site_url=args.site_url,

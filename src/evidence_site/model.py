@@ -98,6 +98,7 @@ class Entity:
     summary: str
     summary_cy: str | None
     sources: tuple[str, ...]
+    summary_cy_reviewed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,7 @@ class Acronym:
     expansion: str
     source: str
     expansion_cy: str | None
+    expansion_cy_reviewed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +127,7 @@ class Cell:
     answer: str | None
     answer_cy: str | None
     sources: tuple[str, ...]
+    answer_cy_reviewed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,7 @@ class SiteConfig:
     site_url: str
     contact_email: str | None
     contact_url: str | None
+    languages: tuple[str, ...] = ("en",)  # interface languages, English first
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from .render import Page, Renderer
 
 WORKERS_ENV = "EVIDENCE_SITE_WORKERS"
 # Below this much work (roughly: paragraphs rendered) a fork costs more than it saves.
-MIN_PARALLEL_COST = 4000
+MIN_PARALLEL_COST = 20000
 
 
 @dataclass

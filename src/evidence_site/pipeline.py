@@ -16,9 +16,7 @@ from .content import read_content, shown_path
 from .errors import Collector, ContentErrors
 from .load import LocDict, load_file
 from .model import Site
-from .urls import Urls, normalise_base
-
-LANGUAGES = ("en",)
+from .urls import DEFAULT_LANGUAGE, Urls, normalise_base
 
 
 @dataclass(frozen=True)
@@ -45,19 +43,55 @@ def load_site(content: Path, site_url: str | None = None) -> Site:
     return site
 
 
-def load_labels(templates: Path, lang: str) -> render.Labels:
+def load_labels(templates: Path, lang: str, unreviewed: list[str] | None = None) -> render.Labels:
+    """One interface language's labels. English (en.yaml) holds plain strings and defines the keys;
+    every other language's file holds, for exactly the same keys, ``{text: ..., reviewed: bool}``.
+    A missing, extra or malformed label is a build error: never an English fallback. Keys whose
+    translation no speaker has reviewed yet are appended to ``unreviewed``."""
     errors = Collector()
     file = templates / "labels" / f"{lang}.yaml"
     shown = shown_path(file)
     raw = load_file(file, shown, errors)
-    if raw is not None:
+    out: dict[str, str] = {}
+    if raw is not None and lang == DEFAULT_LANGUAGE:
         for key, value in raw.items():
             if not isinstance(value, str):
                 m = raw.value_at(key)
                 errors.add(shown, m.line, m.col, f"label '{key}' must be text")
+            out[key] = value
+    elif raw is not None:
+        english = load_labels(templates, DEFAULT_LANGUAGE)
+        for key, value in raw.items():
+            m = raw.value_at(key)
+            if key not in english:
+                mk = raw.key_at(key)
+                errors.add(shown, mk.line, mk.col, f"label '{key}' is not in {DEFAULT_LANGUAGE}.yaml: remove it "
+                           f"or add it there first")
+            elif (not isinstance(value, dict) or set(value) != {"text", "reviewed"}
+                  or not isinstance(value["text"], str) or not isinstance(value["reviewed"], bool)):
+                errors.add(shown, m.line, m.col, f"label '{key}' must be a mapping "
+                           "{text: \"...\", reviewed: false} (true once a Welsh speaker has reviewed it)")
+            else:
+                if _placeholders(value["text"]) != _placeholders(english[key]):
+                    errors.add(shown, m.line, m.col, f"label '{key}' must use the placeholders "
+                               f"{sorted(_placeholders(english[key])) or 'none'}, as in {DEFAULT_LANGUAGE}.yaml")
+                out[key] = value["text"]
+                if not value["reviewed"] and unreviewed is not None:
+                    unreviewed.append(key)
+        for key in english:
+            if key not in raw:
+                errors.add(shown, raw.mark.line, raw.mark.col,
+                           f"label '{key}' is missing: every key of {DEFAULT_LANGUAGE}.yaml needs a translation "
+                           "here (no English fallback)")
     errors.raise_if_any()
     assert isinstance(raw, LocDict)
-    return render.Labels(raw)
+    return render.Labels(out)
+
+
+def _placeholders(text: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"\{(\w*)\}", text))
 
 
 def build_date() -> str | None:
@@ -109,11 +143,12 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     uses = glossary_uses(site)
     jobs: list[parallel.Job] = []
     claimed: set[str] = set()
-    for lang in LANGUAGES:
+    languages = site.config.languages
+    for lang in languages:
         urls = Urls(base, lang)
         labels = load_labels(templates, lang)
         env.globals["glossary_uses"] = uses
-        renderer = render.Renderer(site, env, urls, labels, build_date=date, languages=LANGUAGES)
+        renderer = render.Renderer(site, env, urls, labels, build_date=date, languages=languages)
         job = parallel.Job(renderer, render.all_pages(site, urls))
         for rel, _ in job.pages:
             if rel in claimed:
@@ -203,9 +238,22 @@ def build(settings: Settings, log=print) -> float:
     return elapsed
 
 
-def check(content: Path, templates: Path) -> Site:
-    """Validate content and labels; render nothing to disk."""
+def check(content: Path, templates: Path, unreviewed: dict[str, list[str]] | None = None) -> Site:
+    """Validate content and labels; render nothing to disk. ``unreviewed`` receives, per interface
+    language other than English, the labels no speaker of it has reviewed yet."""
     site = load_site(content)
-    for lang in LANGUAGES:
-        load_labels(templates, lang)
+    for lang in site.config.languages:
+        found: list[str] = []
+        load_labels(templates, lang, found)
+        if unreviewed is not None and lang != DEFAULT_LANGUAGE:
+            unreviewed[lang] = found
     return site
+
+
+def unreviewed_editorial(site: Site) -> list[str]:
+    """Welsh versions of editorial text that no Welsh speaker has reviewed yet, as 'kind id' strings."""
+    out = [f"summary of {e.id}" for e in site.entities if e.summary_cy and not e.summary_cy_reviewed]
+    out += [f"comparison {t.id} / {c.force}" for t in site.topics for c in t.cells
+            if c.answer_cy and not c.answer_cy_reviewed]
+    out += [f"glossary {a.id}" for a in site.acronyms if a.expansion_cy and not a.expansion_cy_reviewed]
+    return out

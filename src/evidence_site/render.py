@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from markupsafe import Markup, escape
 
 from . import views
 from .model import Site
-from .urls import TYPE_FOLDERS, Urls, absolute
+from .urls import DEFAULT_LANGUAGE, TYPE_FOLDERS, Urls, absolute
 
 TYPE_ORDER = ("initiative", "inspection", "document", "organisation")
 
@@ -125,8 +126,22 @@ def pages(site: Site, urls: Urls) -> list[Page]:
 def all_pages(site: Site, urls: Urls) -> list[tuple[str, Page]]:
     """(output path, page) for every page of one interface language, the 404 page last."""
     out = [(urls.output_path(page.url), page) for page in pages(site, urls)]
-    out.append(("404.html", Page(urls.page("404.html"), "404.html", "404")))
+    if urls.lang == DEFAULT_LANGUAGE:  # GitHub Pages serves only the root 404.html; it links to both homes
+        out.append(("404.html", Page(urls.page("404.html"), "404.html", "404")))
     return out
+
+
+def in_language(urls: Urls, url: str, lang: str) -> str:
+    """The same page in another interface language: '/repo/forces/gwent/' ⇄ '/repo/cy/forces/gwent/'."""
+    assert url.startswith(urls.root), url
+    return urls.in_language(lang).page(url[len(urls.root):])
+
+
+def _en(lang: str):
+    """``en(x)`` in templates: English evidence or names, marked lang="en" on a page of another language."""
+    if lang == DEFAULT_LANGUAGE:
+        return lambda x: escape(x)
+    return lambda x: Markup('<span lang="en">%s</span>') % x
 
 
 class Renderer:
@@ -143,6 +158,12 @@ class Renderer:
         self.common = {
             "site": self.site, "t": labels, "lang": urls.lang, "languages": languages,
             "build_date": build_date, "views": views, "TYPE_ORDER": TYPE_ORDER, "TYPE_FOLDERS": TYPE_FOLDERS,
+            "en": _en(urls.lang), "welsh": urls.lang == "cy",
+            # Names with a Welsh form are shown in it on Welsh pages; the rest stay English (lang="en").
+            "force_name": (lambda f: f.name_cy) if urls.lang == "cy" else (lambda f: f.name),
+            "committee": (lambda s: s.committee_cy or _en("cy")(s.committee)) if urls.lang == "cy" else (lambda s: s.committee),
+            # ' lang="en"' for an element holding English evidence on a page of another language.
+            "en_attr": Markup(' lang="en"') if urls.lang != DEFAULT_LANGUAGE else Markup(""),
         }
 
     def render(self, page: Page) -> str:
@@ -165,5 +186,10 @@ def render_page(site: Site, env: Environment, urls: Urls, labels: Labels, page: 
     context.update({
         "page": page, "urls": urls, "text": text,
         "canonical": absolute(site.config.site_url, page.url, urls.base),
+        # The same page in every interface language, absolute (for hreflang) and as a link.
+        "alternates": [(lang, absolute(site.config.site_url, in_language(urls, page.url, lang), urls.base),
+                        in_language(urls, page.url, lang)) for lang in common["languages"]],
+        # Search indexes the English pages only: the Welsh twins would repeat every result.
+        "indexed": page.indexed and urls.lang == DEFAULT_LANGUAGE,
     })
     return env.get_template(page.template).render(context)

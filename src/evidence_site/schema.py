@@ -131,6 +131,9 @@ SITE = Schema("site", "Settings of the whole site.", (
     Field("contact_email", "str", "Where to report an accessibility problem.", required=False),
     Field("contact_url", "url", "A page for reporting problems (for example the repository's issues).",
           required=False),
+    Field("languages", "list", "Interface languages, English first: [en] (the default) or [en, cy]. Welsh pages "
+          "live under /cy/.", required=False,
+          items=Field("", "str", "An interface language.", enum=("en", "cy"))),
 ))
 
 ADDRESS = Schema("address", "An address the response gives for the thing.", (
@@ -147,6 +150,7 @@ ENTITY = Schema("entity", "Something the response names: an initiative, inspecti
     Field("addresses", "list", "Addresses the response gives.", required=False, items=ADDRESS),
     Field("summary", "text", "A short editorial description written only from the response."),
     Field("summary_cy", "text", "Welsh version of the summary.", required=False),
+    Field("summary_cy_reviewed", "bool", "true once a Welsh speaker has reviewed summary_cy.", required=False),
     _refs("sources", "paragraph", "The paragraphs the summary rests on.", required=True),
 ))
 
@@ -164,6 +168,7 @@ ACRONYM = Schema("acronym", "An acronym used in the response.", (
     Field("source", "str", "response: the response spells it out; editorial: ours.",
           enum=("response", "editorial")),
     Field("expansion_cy", "str", "Welsh expansion.", required=False),
+    Field("expansion_cy_reviewed", "bool", "true once a Welsh speaker has reviewed expansion_cy.", required=False),
 ))
 
 FIGURE = Schema("figure", "A number a clerk would quote.", (
@@ -180,6 +185,7 @@ CELL = Schema("cell", "One force's answer on one point of comparison.", (
     Field("answer", "text", "A short editorial answer; leave out when the response is silent.",
           required=False),
     Field("answer_cy", "text", "Welsh version of the answer.", required=False),
+    Field("answer_cy_reviewed", "bool", "true once a Welsh speaker has reviewed answer_cy.", required=False),
     _refs("sources", "paragraph", "The paragraphs that bear it out."),
 ))
 

@@ -104,8 +104,9 @@ def _build(files: list[RawFile], errors: Collector) -> Site | None:
     site_raw = by_kind["site"][0].data if by_kind["site"] else None
     if site_raw is None:
         return None
+    languages = tuple(dict.fromkeys(["en", *site_raw.get("languages", ())]))  # English always, first
     config = SiteConfig(site_raw["title"], site_raw["site_url"], site_raw.get("contact_email"),
-                        site_raw.get("contact_url"))
+                        site_raw.get("contact_url"), languages)
     forces = tuple(Force(x["id"], x["name"], x["name_cy"]) for f in by_kind["forces"] for x in f.data["forces"])
     bodies = tuple(Body(x["id"], x["name"], x["force"], x["kind"]) for f in by_kind["bodies"] for x in f.data["bodies"])
     questions = tuple(sorted(
@@ -135,13 +136,16 @@ def _build(files: list[RawFile], errors: Collector) -> Site | None:
                     id=x["id"], type=type_name, name=x["name"], kind=x["kind"], forces=tuple(x.get("forces", ())),
                     addresses=tuple(Address(a["text"], a.get("url")) for a in x.get("addresses", ())),
                     summary=x["summary"], summary_cy=x.get("summary_cy"), sources=tuple(x["sources"]),
+                    summary_cy_reviewed=bool(x.get("summary_cy_reviewed", False)),
                 ))
-    acronyms = tuple(Acronym(x["id"], x["term"], x["expansion"], x["source"], x.get("expansion_cy"))
+    acronyms = tuple(Acronym(x["id"], x["term"], x["expansion"], x["source"], x.get("expansion_cy"),
+                             bool(x.get("expansion_cy_reviewed", False)))
                      for f in by_kind["glossary"] for x in f.data["acronyms"])
     figures = tuple(Figure(x["id"], x["value"], x["counts"], x.get("period"), x["body"], x["paragraph"])
                     for f in by_kind["figures"] for x in f.data["figures"])
     topics = tuple(Topic(x["id"], x["title"], tuple(
-        Cell(c["force"], c.get("answer"), c.get("answer_cy"), tuple(c.get("sources", ()))) for c in x["cells"]))
+        Cell(c["force"], c.get("answer"), c.get("answer_cy"), tuple(c.get("sources", ())),
+             bool(c.get("answer_cy_reviewed", False))) for c in x["cells"]))
         for f in by_kind["comparison"] for x in f.data["topics"])
     return Site(
         config=config, forces=forces, bodies=bodies, questions=questions,

@@ -52,7 +52,7 @@ class SharedText:
         prep = markdown.prepare(p.text, mention_urls, self.abbr)
         url = self.urls.paragraph(p)
         view = ParagraphView(p, Markup(prep.html), prep.dead_link, url,
-                             cite_text(site, p, self.labels, url, self.base),
+                             cite_text(site, p, self.labels, url, self.base, self.urls.lang),
                              tuple(site.body_by_id[b].name for b in p.joint_with))
         self._paragraphs[p.id] = (p, prep, view)
         return prep, view
@@ -105,7 +105,8 @@ def _abbr_table(site: Site):
     return markdown.acronym_pattern(expansions), expansions
 
 
-def cite_text(site: Site, p: Paragraph, labels: dict[str, str], url: str, base: str) -> str:
+def cite_text(site: Site, p: Paragraph, labels: dict[str, str], url: str, base: str, lang: str = "en") -> str:
+    """The citation in the interface's language: names with a Welsh form in it on Welsh pages."""
     sub = site.submission_by_id[p.submission]
     absolute_url = absolute(site.config.site_url, url, base)
     if p.body is None or p.question is None:
@@ -115,7 +116,12 @@ def cite_text(site: Site, p: Paragraph, labels: dict[str, str], url: str, base: 
         where = labels["cite_answer"].format(body=site.body_by_id[p.body].name, number=q.number, title=q.title)
     number = labels["cite_paragraph"].format(n=p.number) + ", " if p.number else ""
     page = labels["cite_pages" if p.page_end else "cite_page"].format(pages=p.pages)
-    return f"{sub.author}, {sub.committee}, {sub.inquiry}: {where}, {number}{page}. {absolute_url}"
+    if lang == "cy":
+        author, committee, inquiry = (sub.author_cy or sub.author, sub.committee_cy or sub.committee,
+                                      sub.inquiry_cy or sub.inquiry)
+    else:
+        author, committee, inquiry = sub.author, sub.committee, sub.inquiry
+    return f"{author}, {committee}, {inquiry}: {where}, {number}{page}. {absolute_url}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,8 @@ function start(root) {
   const more = document.getElementById("search-more");
   const clear = document.getElementById("search-clear");
   const boxes = [...root.querySelectorAll('.search-filters input[type="checkbox"]')];
+  const evidenceLang = root.dataset.evidenceLang || "";
+  const forceNames = JSON.parse(root.dataset.forceNames || "{}");
   const label = (name, vars = {}) =>
     (root.getAttribute("data-label-" + name) || "").replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
 
@@ -166,11 +168,15 @@ function start(root) {
     h.append(a);
     li.append(h);
     const title = a.textContent;
-    const kind = [...(d.filters.type || []).map((t) => label("type-" + t) || t), ...(d.filters.force || [])]
+    // On a page of another interface language, the evidence (titles, excerpts) stays marked English,
+    // and force names are shown in that language (data-force-names, from the labels' language).
+    if (evidenceLang) { h.lang = evidenceLang; }
+    const kind = [...(d.filters.type || []).map((t) => label("type-" + t) || t), ...(d.filters.force || []).map((f) => forceNames[f] || f)]
       .filter((k) => k !== title); // the key figures page is titled by its type
     if (kind.length) li.append(el("p", "search-result-kind", kind.join(" · ")));
     if (!groups.length || !groups[0].titleOnly) {
       const excerpt = el("p", "search-excerpt");
+      if (evidenceLang) excerpt.lang = evidenceLang;
       excerpt.append(...(groups.length ? excerptNodes(words, groups[0]) : [document.createTextNode(ellipsed(words, titleWords))]));
       li.append(excerpt);
     }
@@ -178,6 +184,7 @@ function start(root) {
     if (others.length) {
       li.append(el("p", "search-also", label("also")));
       const ul = el("ul", "search-also-list");
+      if (evidenceLang) ul.lang = evidenceLang;
       for (const g of others) {
         const link = el("a");
         link.href = linkTo(d.url, g.anchor);
