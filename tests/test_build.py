@@ -128,3 +128,20 @@ def test_a_bad_source_date_epoch_is_a_usage_error_not_a_traceback():
                        env={**os.environ, "SOURCE_DATE_EPOCH": "yesterday"})
     assert r.returncode == 2 and "SOURCE_DATE_EPOCH must be a whole number" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_csv_text_cannot_run_as_a_spreadsheet_formula():
+    from evidence_site.data import spreadsheet_safe
+
+    assert spreadsheet_safe("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert spreadsheet_safe("@SUM(A1)").startswith("'")
+    assert spreadsheet_safe("**Gwent Police** funded") == "**Gwent Police** funded"
+
+
+def test_csv_has_one_row_per_paragraph_with_its_text(site_dir):
+    import csv
+
+    rows = list(csv.DictReader((site_dir / "data/evidence.csv").open(encoding="utf-8")))
+    data = json.loads((site_dir / "data/evidence.json").read_text(encoding="utf-8"))
+    assert [r["id"] for r in rows] == [p["id"] for p in data["paragraphs"]]
+    assert all(r["text"] == p["text"] for r, p in zip(rows, data["paragraphs"]))

@@ -50,6 +50,14 @@ def evidence_json(site: Site, urls: Urls) -> str:
     return json.dumps(evidence(site, urls), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
 
+def spreadsheet_safe(cell: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (OWASP's CSV-injection advice).
+
+    Only text starting with = + - @ (or a tab/CR) is prefixed with an apostrophe, which spreadsheets
+    hide; evidence.json keeps every text exactly as written."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
 def evidence_csv(site: Site, urls: Urls) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
@@ -59,7 +67,7 @@ def evidence_csv(site: Site, urls: Urls) -> str:
             p = site.paragraph_by_id[pid]
             body = site.body_by_id[p.body] if p.body else None
             w.writerow([p.id, body.force if body else "", p.body or "", p.question or "", p.page, p.page_end or "",
-                        p.number or "", p.kind, p.text, " ".join(m.entity for m in p.mentions), urls.paragraph(p)])
+                        p.number or "", p.kind, spreadsheet_safe(p.text), " ".join(m.entity for m in p.mentions), urls.paragraph(p)])
     return out.getvalue()
 
 

@@ -20,7 +20,7 @@ try:  # libyaml's C parser: several times faster; the pure-Python one is the fal
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
-MAX_BYTES = 4 * 1024 * 1024
+MAX_BYTES = 1024 * 1024  # the largest real file is 23 KB; a cap bounds the time a hostile file can take
 _TAB_INDENT = re.compile(r"^ *\t", re.MULTILINE)
 _RESOLVER = yaml.resolver.Resolver()
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
