@@ -73,6 +73,7 @@ def edit_record(content: Path) -> Path:
 def test_parallel_build_equals_one_process_build(synthetic, tmp_path, monkeypatch):
     forked = []
     monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 0)  # 100 records: fork even for this little
+    monkeypatch.setattr(parallel, "_fork_is_safe", lambda: True)  # other tests' servers run threads
     chunks = parallel._chunks
     monkeypatch.setattr(parallel, "_chunks", lambda jobs, n: forked.append(n) or chunks(jobs, n))
     fast = fast_build(tmp_path / "fast", synthetic, tmp_path / "cache", monkeypatch)
@@ -84,6 +85,7 @@ def test_parallel_build_equals_one_process_build(synthetic, tmp_path, monkeypatc
 
 def test_rebuild_after_an_edit_equals_a_cold_build(synthetic, tmp_path, monkeypatch):
     monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 0)
+    monkeypatch.setattr(parallel, "_fork_is_safe", lambda: True)
     content = tmp_path / "content"
     shutil.copytree(synthetic, content)
     cache = tmp_path / "cache"
@@ -216,3 +218,20 @@ def test_no_cache_folder_is_written_when_the_cache_is_off(tmp_path, monkeypatch)
     pipeline.build(pipeline.Settings(content=CONTENT, templates=templates, out=tmp_path / "site2", search=False),
                    log=lambda *a: None)
     assert not (tmp_path / ".build-cache").exists()
+
+
+def test_an_error_in_a_worker_is_raised_as_in_one_process(synthetic, tmp_path, monkeypatch):
+    """A template mistake that only shows when a page renders reaches the editor as it would from a
+    one-process build (the worker's chunk is rendered again in the parent), and nothing is swapped in."""
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 0)
+    monkeypatch.setattr(parallel, "_fork_is_safe", lambda: True)
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    record = templates / "record.html"
+    record.write_text(record.read_text().replace("{% block main %}", "{% block main %}{{ t.no_such_label_here }}", 1))
+    monkeypatch.setenv("EVIDENCE_SITE_CACHE", "off")
+    monkeypatch.setenv("EVIDENCE_SITE_WORKERS", "2")
+    with pytest.raises(KeyError, match="no_such_label_here"):
+        pipeline.build(pipeline.Settings(content=synthetic, templates=templates, out=tmp_path / "site", search=False),
+                       log=lambda *a: None)
+    assert not (tmp_path / "site").exists()

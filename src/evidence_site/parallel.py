@@ -70,6 +70,11 @@ def workers_wanted() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+def _fork_is_safe() -> bool:
+    """A fork copies every thread's locks but only this thread: fork only a single-threaded process."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
 # Set in the parent just before forking; the workers read it.
 _JOBS: list[Job] = []
 _ROOT: Path | None = None
@@ -129,8 +134,7 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None) -> dict[st
             write.safe_rel(rel)
     n_workers = workers_wanted()
     total = sum(sum(_costs(job)) for job in jobs) if root is not None and n_workers > 1 else 0
-    parallel = (root is not None and n_workers > 1 and total >= MIN_PARALLEL_COST
-                and hasattr(os, "fork") and threading.active_count() == 1)
+    parallel = root is not None and n_workers > 1 and total >= MIN_PARALLEL_COST and _fork_is_safe()
     if not parallel:
         out: dict[str, str] = {}
         if other_work is not None:
@@ -145,6 +149,8 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None) -> dict[st
         return out
 
     import multiprocessing  # noqa: PLC0415 - only a large build needs it
+    import sys  # noqa: PLC0415
+    from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: PLC0415
 
     global _JOBS, _ROOT
     _JOBS, _ROOT = jobs, root
@@ -156,16 +162,26 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None) -> dict[st
     if froze:  # the model lives as long as the build: keep the collector (and copy-on-write) off it
         gc.collect()
         gc.freeze()
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered to be written twice
+        stream.flush()
     failed: list[tuple[int, list[int]]] = []
     try:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(n_workers) as pool:
-            results = pool.imap_unordered(_render_chunk, _chunks(jobs, n_workers))
-            if other_work is not None:
-                other_work()
-            for chunk, ok in results:
-                if not ok:
-                    failed.append(chunk)
+        # A worker that dies (killed, out of memory) fails its chunk instead of hanging the build.
+        with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = {pool.submit(_render_chunk, chunk): chunk for chunk in _chunks(jobs, n_workers)}
+            try:
+                if other_work is not None:
+                    other_work()
+                for future in as_completed(futures):
+                    try:
+                        chunk, ok = future.result()
+                    except Exception:  # noqa: BLE001 - a broken pool: this process renders the chunk
+                        chunk, ok = futures[future], False
+                    if not ok:
+                        failed.append(chunk)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
     finally:
         _JOBS, _ROOT = [], None
         if froze:
