@@ -364,9 +364,19 @@ def footer(html: str) -> str:
 
 def test_footer_shows_the_date_from_source_date_epoch(published):
     built = labels()["footer_built"].format(date=EPOCH_DATE)
+    # The Welsh interface (cy/) gives the date in Welsh.
+    cy = yaml.safe_load((TEMPLATES / "labels" / "cy.yaml").read_text(encoding="utf-8"))
+    built_cy = cy["footer_built"]["text"].format(date=EPOCH_DATE.replace("June", "Mehefin"))
     without = [rel for rel in html_pages(published) + ["404.html"]
-               if built not in footer((published / rel).read_text(encoding="utf-8"))]
+               if (built_cy if rel.startswith("cy/") else built) not in footer((published / rel).read_text(encoding="utf-8"))]
     assert without == []
+
+
+def pipeline_date_cy(now: datetime) -> str:
+    """Today as the Welsh pages would print it."""
+    from evidence_site.pipeline import WELSH_MONTHS
+
+    return f"{now.day} {WELSH_MONTHS[now.month - 1]} {now.year}"
 
 
 def test_without_source_date_epoch_no_date_is_printed(tmp_path, monkeypatch):
@@ -374,7 +384,7 @@ def test_without_source_date_epoch_no_date_is_printed(tmp_path, monkeypatch):
     out = build_site(tmp_path / "_site", base_url=PREFIX, search=False)
     built = labels()["footer_built"].split("{date}")[0].strip()
     now = datetime.now(timezone.utc)
-    today = [now.strftime("%-d %B %Y"), now.strftime("%Y-%m-%d")]
+    today = [now.strftime("%-d %B %Y"), now.strftime("%Y-%m-%d"), pipeline_date_cy(now)]
     dated = []
     for f in sorted(p for p in out.rglob("*") if p.is_file()):
         text = f.read_text(encoding="utf-8", errors="replace")

@@ -268,3 +268,13 @@ def test_the_root_404_page_leads_to_both_homes(site_dir):
     assert doc.select_one('main a[href="/"]') and doc.select_one('main a[href="/cy/"][hreflang="cy"]')
     assert own_lang(doc.select_one('main a[href="/cy/"]')) == "cy"
     assert not (site_dir / "cy" / "404.html").exists()
+
+
+def test_the_accessibility_statement_says_how_the_welsh_interface_was_made(site_dir):
+    for rel, labels in (("accessibility/index.html", EN), ("cy/accessibility/index.html", CY)):
+        main = soup(site_dir / rel).main
+        headings = [h.get_text(" ", strip=True) for h in main.find_all("h2")]
+        assert labels["a11y_welsh_h"] in headings, rel
+        text = main.get_text(" ", strip=True)
+        assert labels["a11y_welsh"] in text, rel
+    assert "without review by a Welsh speaker" in EN["a11y_welsh"] and "in English" in EN["a11y_welsh"]

@@ -94,11 +94,19 @@ def _placeholders(text: str) -> set[str]:
     return set(re.findall(r"\{(\w*)\}", text))
 
 
-def build_date() -> str | None:
+WELSH_MONTHS = ("Ionawr", "Chwefror", "Mawrth", "Ebrill", "Mai", "Mehefin", "Gorffennaf", "Awst", "Medi",
+                "Hydref", "Tachwedd", "Rhagfyr")
+
+
+def build_date(lang: str = DEFAULT_LANGUAGE) -> str | None:
+    """The build's date in the interface's language ('10 June 2024', '10 Mehefin 2024')."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if not epoch:
         return None  # no date rather than an unreproducible one
-    return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%-d %B %Y")
+    day = datetime.fromtimestamp(int(epoch), tz=timezone.utc)
+    if lang == "cy":
+        return f"{day.day} {WELSH_MONTHS[day.month - 1]} {day.year}"
+    return day.strftime("%-d %B %Y")
 
 
 def glossary_uses(site: Site) -> dict[str, list]:
@@ -139,7 +147,6 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     env.filters["extract"] = lambda key, container: container[key]  # map("extract", site.force_by_id)
     files = SiteFiles()
     page_urls: list[str] = []
-    date = build_date()
     uses = glossary_uses(site)
     jobs: list[parallel.Job] = []
     claimed: set[str] = set()
@@ -148,7 +155,7 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
         urls = Urls(base, lang)
         labels = load_labels(templates, lang)
         env.globals["glossary_uses"] = uses
-        renderer = render.Renderer(site, env, urls, labels, build_date=date, languages=languages)
+        renderer = render.Renderer(site, env, urls, labels, build_date=build_date(lang), languages=languages)
         job = parallel.Job(renderer, render.all_pages(site, urls))
         for rel, _ in job.pages:
             if rel in claimed:
