@@ -29,6 +29,7 @@ from pathlib import Path
 from . import markdown
 
 CACHE_ENV = "EVIDENCE_SITE_CACHE"
+KEEP_BUILDS = 64  # output folders whose last build is remembered
 _PACKAGES = ("jinja2", "markupsafe", "markdown-it-py", "mdit-py-plugins", "pyyaml", "pagefind", "pagefind-bin")
 
 
@@ -141,6 +142,10 @@ def remember_build(cache: Path | None, out: Path, key: str, pages: int) -> None:
     try:
         state = {"key": key, "pages": pages, "files": _output_state(out)}
         _atomic_write(_state_file(cache, out), json.dumps(state).encode())
+        # One entry per output folder ever built (tests build into many): keep the newest.
+        entries = sorted((cache / "builds").glob("*.json"), key=lambda f: f.stat().st_mtime, reverse=True)
+        for old in entries[KEEP_BUILDS:]:
+            old.unlink()
     except OSError:
         pass  # a cache that cannot be written only makes the next build slower
 
@@ -187,7 +192,11 @@ def save_markdown(cache: Path | None, texts, known: int) -> None:
     if known and len(facts) == known and markdown.parsed_count() == 0:
         return  # every text came from the cache, and the cache holds no other
     try:
-        _atomic_write(_markdown_file(cache), pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL))
+        current = _markdown_file(cache)
+        _atomic_write(current, pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL))
+        for stale in cache.glob("markdown-*.pickle"):  # written by other Markdown code or libraries
+            if stale != current:
+                stale.unlink()
     except OSError:
         pass
 
