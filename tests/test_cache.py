@@ -3,7 +3,6 @@ build byte for byte (outside pagefind/), and the shortcuts inside equal the slow
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
