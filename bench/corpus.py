@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SUBMISSION = "bench"
+# A content file is capped at 1 MB, and a submission lists every paragraph id of its records: at
+# most 50 forces (1,000 records) per submission. N = 5,000 is five submissions.
+FORCES_PER_SUBMISSION = 50
 QUESTIONS = 10
 BODY_KINDS = ("police", "opcc")
 
@@ -73,6 +76,14 @@ class Record:
     body: str
     question: str
     paragraphs: list[Para]
+    submission: str = SUBMISSION
+
+
+@dataclass
+class Submission:
+    id: str
+    bodies: list[str]
+    intro: list[Para]
 
 
 @dataclass
@@ -83,7 +94,7 @@ class Corpus:
     questions: list[tuple[str, int, str, str]]  # (id, number, title, text)
     records: list[Record]  # in the submission's order
     entities: list[dict]
-    intro: list[Para]
+    submissions: list[Submission]
 
 
 def _sentence(rng: random.Random, words: int) -> str:
@@ -124,11 +135,25 @@ def generate(n: int, seed: int = 20240601) -> Corpus:
                  for i, (fid, _) in enumerate(forces)}
     entity_sources: dict[str, list[str]] = {fid: [] for fid, _ in forces}
 
-    intro = [Para(f"{SUBMISSION}-intro-01", "heading", 1, "Introduction:"),
-             Para(f"{SUBMISSION}-intro-02", "prose", 1,
-                  "This synthetic response uses the terms " + ", ".join(a for a, _ in ACRONYMS)
-                  + " and answers " + str(QUESTIONS) + " questions for every force and OPCC.")]
+    groups = [forces[i:i + FORCES_PER_SUBMISSION] for i in range(0, len(forces), FORCES_PER_SUBMISSION)]
+    submissions: list[Submission] = []
     records: list[Record] = []
+    for k, group in enumerate(groups, 1):
+        sub_id = SUBMISSION if len(groups) == 1 else f"{SUBMISSION}-{k}"
+        intro = [Para(f"{sub_id}-intro-01", "heading", 1, "Introduction:"),
+                 Para(f"{sub_id}-intro-02", "prose", 1,
+                      "This synthetic response uses the terms " + ", ".join(a for a, _ in ACRONYMS)
+                      + " and answers " + str(QUESTIONS) + " questions for every force and OPCC.")]
+        group_ids = {fid for fid, _ in group}
+        submissions.append(Submission(sub_id, [b[0] for b in bodies if b[2] in group_ids], intro))
+        _records(rng, sub_id, group, bodies, questions, operation, entity_sources, records)
+    entities = [{"id": f"op-{fid}", "name": operation[fid], "kind": "operation", "forces": [fid],
+                 "summary": f"{operation[fid]} is the synthetic initiative of {fname}.",
+                 "sources": entity_sources[fid][:3]} for fid, fname in forces]
+    return Corpus(n, forces, bodies, questions, records, entities, submissions)
+
+
+def _records(rng, sub_id, forces, bodies, questions, operation, entity_sources, records) -> None:
     page, on_page = 2, 0
     for qid, qnum, _title, _text_q in questions:
         for fid, fname in forces:
@@ -178,11 +203,7 @@ def generate(n: int, seed: int = 20240601) -> Corpus:
                             p.page_end = page + 1
                         page += 1
                     paras.append(p)
-                records.append(Record(bid, qid, paras))
-    entities = [{"id": f"op-{fid}", "name": operation[fid], "kind": "operation", "forces": [fid],
-                 "summary": f"{operation[fid]} is the synthetic initiative of {fname}.",
-                 "sources": entity_sources[fid][:3]} for fid, fname in forces]
-    return Corpus(n, forces, bodies, questions, records, entities, intro)
+                records.append(Record(bid, qid, paras, sub_id))
 
 
 # --- this project's YAML ---------------------------------------------------------------------------
@@ -209,7 +230,7 @@ def _para_yaml(p: Para) -> str:
 
 
 def record_yaml(r: Record) -> str:
-    return (f"submission: {SUBMISSION}\nbody: {r.body}\nquestion: {r.question}\nparagraphs:\n"
+    return (f"submission: {r.submission}\nbody: {r.body}\nquestion: {r.question}\nparagraphs:\n"
             + "\n".join(_para_yaml(p) for p in r.paragraphs) + "\n")
 
 
@@ -233,15 +254,18 @@ def write_ours(c: Corpus, root: Path) -> Path:
         f"  - id: {e['id']}\n    name: {e['name']}\n    kind: {e['kind']}\n    forces: [{', '.join(e['forces'])}]\n"
         f"    summary: {_block(e['summary'], '    ')}\n    sources: [{', '.join(e['sources'])}]\n"
         for e in c.entities))
-    sequence = "".join(f"  - {p.id}\n" for r in c.records for p in r.paragraphs)
-    (content / "submissions" / f"{SUBMISSION}.yaml").write_text(
-        f"id: {SUBMISSION}\ntitle: |-\n  Synthetic response to the committee ({c.n} records)\n"
-        f"author: Synthetic Policing\nauthor_cy: Plismona Synthetig\n"
-        f"committee: Children, Young People and Education Committee\ninquiry: Synthetic inquiry\nlanguage: en\n"
-        f"bodies: [{', '.join(b[0] for b in c.bodies)}]\nquestions: [{', '.join(q[0] for q in c.questions)}]\n"
-        "introduction:\n" + "\n".join(_para_yaml(p) for p in c.intro) + "\nsequence:\n" + sequence)
+    for sub in c.submissions:
+        single = len(c.submissions) == 1
+        whose, author = ("", "") if single else (f"{sub.id} of ", f" {sub.id}")
+        sequence = "".join(f"  - {p.id}\n" for r in c.records if r.submission == sub.id for p in r.paragraphs)
+        (content / "submissions" / f"{sub.id}.yaml").write_text(
+            f"id: {sub.id}\ntitle: |-\n  Synthetic response to the committee ({whose}{c.n} records)\n"
+            f"author: Synthetic Policing{author}\nauthor_cy: Plismona Synthetig\n"
+            f"committee: Children, Young People and Education Committee\ninquiry: Synthetic inquiry\nlanguage: en\n"
+            f"bodies: [{', '.join(sub.bodies)}]\nquestions: [{', '.join(q[0] for q in c.questions)}]\n"
+            "introduction:\n" + "\n".join(_para_yaml(p) for p in sub.intro) + "\nsequence:\n" + sequence)
     for r in c.records:
-        path = content / "responses" / SUBMISSION / r.body / f"{r.question}.yaml"
+        path = content / "responses" / r.submission / r.body / f"{r.question}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(record_yaml(r))
     return content
@@ -250,7 +274,7 @@ def write_ours(c: Corpus, root: Path) -> Path:
 def edit_target(c: Corpus, root: Path) -> Path:
     """The record file the one-record-edit measurement changes (one in the middle of the corpus)."""
     r = c.records[len(c.records) // 2]
-    return root / "ours" / "content" / "responses" / SUBMISSION / r.body / f"{r.question}.yaml"
+    return root / "ours" / "content" / "responses" / r.submission / r.body / f"{r.question}.yaml"
 
 
 # --- Hugo and MkDocs: the same paragraphs as Markdown ---------------------------------------------
@@ -314,7 +338,7 @@ def write_hugo(c: Corpus, root: Path) -> Path:
         (site / "layouts" / rel).write_text(text)
     (site / "content" / "_index.md").write_text("---\ntitle: Home\n---\n")
     (site / "content" / "records" / "_index.md").write_text(
-        "---\ntitle: The full response\n---\n" + "\n\n".join(p.text for p in c.intro) + "\n")
+        "---\ntitle: The full response\n---\n" + "\n\n".join(p.text for p in c.submissions[0].intro) + "\n")
     bodies = {b[0]: b for b in c.bodies}
     qtitle = {q[0]: q[2] for q in c.questions}
     for w, r in enumerate(c.records, 1):
@@ -334,7 +358,7 @@ def write_mkdocs(c: Corpus, root: Path) -> Path:
     (site / "mkdocs.yml").write_text(
         f"site_name: Synthetic evidence ({c.n} records)\nsite_url: https://example.org/bench/\n"
         "theme:\n  name: material\nplugins: []\nnav:\n  - Home: index.md\n")
-    (site / "docs" / "index.md").write_text("# Synthetic evidence\n\n" + "\n\n".join(p.text for p in c.intro) + "\n")
+    (site / "docs" / "index.md").write_text("# Synthetic evidence\n\n" + "\n\n".join(p.text for p in c.submissions[0].intro) + "\n")
     bodies = {b[0]: b for b in c.bodies}
     qtitle = {q[0]: q[2] for q in c.questions}
     for r in c.records:
