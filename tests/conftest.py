@@ -90,6 +90,28 @@ def browser():
         b.close()
 
 
+def page_urls(site: Path) -> list[str]:
+    """Every built HTML page as the path a browser asks for ('forces/gwent/', '404.html')."""
+    urls = []
+    for f in sorted(site.rglob("*.html")):
+        rel = f.relative_to(site).as_posix()
+        if not rel.startswith("pagefind/"):
+            urls.append(rel[: -len("index.html")] if rel.endswith("index.html") else rel)
+    return urls
+
+
+@pytest.fixture(scope="module")
+def tab(server, browser):
+    """One context and page per module, like one reader moving through the site.
+
+    It asks for ``server`` before ``browser`` so the site (and Pagefind's own event loop) is built
+    before Playwright's loop starts."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context()

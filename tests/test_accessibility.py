@@ -10,29 +10,12 @@ from pathlib import Path
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from conftest import page_urls
+
 pytestmark = pytest.mark.browser
 
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 RECORD = "responses/policing-in-wales/dyfed-powys-police/resource-allocation/"
-
-
-def page_urls(site_dir: Path) -> list[str]:
-    """Every built HTML page as the path a browser asks for."""
-    out = []
-    for f in sorted(site_dir.rglob("*.html")):
-        rel = f.relative_to(site_dir).as_posix()
-        out.append(rel[: -len("index.html")] if rel.endswith("index.html") else rel)
-    return out
-
-
-@pytest.fixture(scope="module")
-def tab(server, browser):
-    """One context and one page for the whole module: fast, and like one reader moving through the site.
-    (The site is built before the browser starts: Pagefind's indexing runs its own event loop.)"""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
-    yield pg
-    context.close()
 
 
 def test_axe_finds_no_wcag_violation_on_any_page_in_light_or_dark(tab, server, site_dir):

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from conftest import CONTENT, ROOT, TEMPLATES, Server, build_site
+from conftest import CONTENT, ROOT, TEMPLATES, Server, build_site, page_urls
 
 from evidence_site import pipeline, write
 from evidence_site.content import classify
@@ -153,17 +153,6 @@ class Watch:
 
     def close(self) -> None:
         self.context.close()
-
-
-def page_urls(out: Path) -> list[str]:
-    """Every HTML page of a built site, as the path a browser asks for."""
-    urls = []
-    for f in sorted(out.rglob("*.html")):
-        rel = f.relative_to(out).as_posix()
-        if rel.startswith("pagefind/"):
-            continue
-        urls.append(rel[: -len("index.html")] if rel.endswith("index.html") else rel)
-    return urls
 
 
 @pytest.fixture(scope="module")

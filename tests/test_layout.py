@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import page_urls
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,23 +17,6 @@ CSS = ROOT / "templates" / "static" / "site.css"
 RECORD = "responses/policing-in-wales/dyfed-powys-police/resource-allocation/"
 QUESTION = "questions/resource-allocation/"
 RESPONSE = "responses/policing-in-wales/"
-
-
-def page_urls(site_dir: Path) -> list[str]:
-    out = []
-    for f in sorted(site_dir.rglob("*.html")):
-        rel = f.relative_to(site_dir).as_posix()
-        out.append(rel[: -len("index.html")] if rel.endswith("index.html") else rel)
-    return out
-
-
-@pytest.fixture(scope="module")
-def tab(server, browser):
-    """One context and page for the module (the site is built before the browser starts)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
-    yield pg
-    context.close()
 
 
 # ---- Reflow ----

@@ -48,15 +48,6 @@ def words(text: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def tab(server, browser):
-    """One page for the module (the site is built before the browser starts)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
-    yield pg
-    context.close()
-
-
-@pytest.fixture(scope="module")
 def sub_site(tmp_path_factory):
     """The site built with --base-url /some-repo/ and served only under that path."""
     out = build_site(tmp_path_factory.mktemp("sub") / "_site", base_url=SUB)
