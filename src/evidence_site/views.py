@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from . import markdown
 from .model import Body, Entity, Paragraph, Site
-from .urls import Urls, absolute
+from .urls import DEFAULT_LANGUAGE, Urls, absolute
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +92,14 @@ class PageText:
             else:
                 out.extend(Block(kind, (v,)) for v in views)
         return out
+
+    def html(self, paragraphs, *, anchors: bool = True, cite: bool = True, level: int = 3) -> Markup:
+        """The paragraphs' HTML, grouped into blocks (``fragments.blocks_html``)."""
+        from .fragments import blocks_html  # noqa: PLC0415 - fragments imports this module
+
+        en_attr = ' lang="en"' if self.urls.lang != DEFAULT_LANGUAGE else ""
+        return blocks_html(self.blocks(paragraphs), self.labels, anchors=anchors, cite=cite, level=level,
+                           en_attr=en_attr)
 
     def inline(self, text: str) -> Markup:
         """Editorial Markdown (summaries, comparison answers): no mentions, acronyms expanded."""

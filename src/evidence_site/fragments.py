@@ -1,0 +1,89 @@
+"""The markup of the evidence's paragraphs: the part of a page that every page showing evidence repeats.
+
+A paragraph appears on its record page, the full response, its question page and its force page, so
+at the scale of an inquiry (100,000 paragraphs) this markup is written some 400,000 times a build.
+Written as Jinja macros it was two thirds of the build's time (a macro call costs tens of
+microseconds); written here it costs a few. The page templates still decide where the paragraphs go
+(``{{ text.html(record.paragraphs, level=2) }}``) and every word shown comes from the labels.
+
+The markup, per block of paragraphs (``views.Block``):
+
+- heading:  ``<div class="para para-heading" id=…><hN>text</hN><span class="para-meta">…</span></div>``
+- prose:    ``<div class="para" id=…><span class="para-meta">…</span><p class="para-text">text</p>…notes…</div>``
+- list:     ``<ul class="para-list">`` with one ``<li class="para" id=…>`` per item, as prose but with a
+            ``<span class="para-text">``
+
+``para-meta`` holds the paragraph's number (a link to the paragraph on its record page where the page
+has anchors, plain text elsewhere) and its page label; after the text come the notes (a link shown
+without an address, a joint statement) and, where asked, the "cite this" text.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+from markupsafe import Markup, escape
+
+from .views import Block, ParagraphView
+
+
+def blocks_html(blocks: Iterable[Block], labels: Mapping[str, str], *, anchors: bool = True, cite: bool = True,
+                level: int = 3, en_attr: str = "") -> Markup:
+    """The HTML of ``blocks``, one line per block (and per list item).
+
+    anchors: give each element the paragraph's id and link its number to it (pages that hold the
+      paragraph in its full context: its record and the full response).
+    cite: show the "cite this" text.
+    en_attr: ' lang="en"' on a page whose interface is not English, for the elements holding evidence.
+    """
+    page_n = labels["page_n"]
+    out: list[str] = []
+    add = out.append
+    for b in blocks:
+        if b.kind == "heading":
+            v = b.items[0]
+            ident = f' id="{escape(v.p.id)}"' if anchors else ""
+            add(f'<div class="para para-heading"{ident}><h{level}{en_attr}>{v.html}</h{level}>'
+                f'{_meta(v, anchors, labels, page_n)}</div>\n')
+        elif b.kind == "list":
+            add('<ul class="para-list">\n')
+            for v in b.items:
+                ident = f' id="{escape(v.p.id)}"' if anchors else ""
+                add(f'<li class="para"{ident}>{_meta(v, anchors, labels, page_n)}<span class="para-text"{en_attr}>'
+                    f'{v.html}</span>{_after(v, cite, labels, en_attr)}</li>\n')
+            add("</ul>\n")
+        else:
+            v = b.items[0]
+            ident = f' id="{escape(v.p.id)}"' if anchors else ""
+            add(f'<div class="para"{ident}>{_meta(v, anchors, labels, page_n)}<p class="para-text"{en_attr}>'
+                f'{v.html}</p>{_after(v, cite, labels, en_attr)}</div>\n')
+    return Markup("".join(out))
+
+
+def _meta(v: ParagraphView, link: bool, labels: Mapping[str, str], page_n: str) -> str:
+    p = v.p
+    page = f'<span class="para-page">{escape(page_n.format(pages=p.pages))}</span></span>'
+    if not p.number:
+        return '<span class="para-meta">' + page
+    if link:
+        label = escape(labels["paragraph_n"].format(n=p.number))
+        number = f'<a class="para-num" href="{escape(v.url)}" aria-label="{label}">¶{p.number}</a> '
+    else:
+        number = f'<span class="para-num">¶{p.number}</span> '
+    return '<span class="para-meta">' + number + page
+
+
+def _after(v: ParagraphView, cite: bool, labels: Mapping[str, str], en_attr: str) -> str:
+    out = ""
+    if v.dead_link:
+        out += f'<p class="para-note">{escape(labels["no_address_note"])}</p>'
+    if v.p.joint_with:
+        names = escape(", ".join(v.joint_names))
+        if en_attr:  # English names on a page of another language
+            names = Markup('<span lang="en">%s</span>') % names
+        out += f'<p class="para-note joint">{escape(labels["joint_with"]).format(bodies=names)}</p>'
+    if cite:
+        summary = labels["cite_label"].format(n=v.p.number) if v.p.number else labels["cite_heading"]
+        out += (f'<details class="cite"><summary>{escape(summary)}</summary>'
+                f'<p class="cite-text">{escape(v.cite)}</p></details>')
+    return out
