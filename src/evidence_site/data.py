@@ -47,7 +47,23 @@ def evidence(site: Site, urls: Urls) -> dict:
 
 
 def evidence_json(site: Site, urls: Urls) -> str:
-    return json.dumps(evidence(site, urls), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    """The evidence as JSON, one list item per line (readable, and a diff shows the paragraphs that
+    changed). Written without ``indent``, which would make Python's JSON encoder fall back from C to
+    pure Python: two seconds for 100,000 paragraphs instead of a fraction of one."""
+    lines = ["{"]
+    doc = evidence(site, urls)
+    keys = sorted(doc)
+    for i, key in enumerate(keys):
+        items = doc[key]
+        end = "," if i < len(keys) - 1 else ""
+        if not items:
+            lines.append(f" {json.dumps(key)}: []{end}")
+            continue
+        lines.append(f" {json.dumps(key)}: [")
+        lines.append(",\n".join("  " + json.dumps(item, ensure_ascii=False, sort_keys=True) for item in items))
+        lines.append(f" ]{end}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 def spreadsheet_safe(cell: str) -> str:

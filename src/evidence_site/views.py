@@ -8,7 +8,7 @@ from itertools import groupby
 from markupsafe import Markup
 
 from . import markdown
-from .model import Body, Entity, Paragraph, Site
+from .model import Body, Entity, Force, Paragraph, Site
 from .urls import DEFAULT_LANGUAGE, Urls, absolute
 
 
@@ -178,6 +178,7 @@ class _Index:
                     if body != r.body:
                         joint.setdefault((r.submission, body, r.question), []).append(p)
         self.joint = {key: tuple(ps) for key, ps in joint.items()}
+        self.forces_of_submission: dict[str, list[tuple[Force, list[Body]]]] = {}
 
 
 def _index(site: Site) -> _Index:
@@ -213,6 +214,29 @@ def bodies_of_force(site: Site, force: str) -> list[Body]:
 def mentions_of(site: Site, entity: str) -> list[Paragraph]:
     """Every paragraph naming the entity, in the order of the response."""
     return list(_index(site).mentions.get(entity, ()))
+
+
+def mentions_by_force(site: Site, entity: str) -> list[tuple[Force, list[Paragraph]]]:
+    """The paragraphs naming the entity, grouped by the speaking body's force, in force order
+    (an introduction, which no body speaks, is left out)."""
+    idx = _index(site)
+    by_force: dict[str, list[Paragraph]] = {}
+    for p in idx.mentions.get(entity, ()):
+        if p.body:
+            by_force.setdefault(site.body_by_id[p.body].force, []).append(p)
+    return [(f, by_force[f.id]) for f in site.forces if f.id in by_force]
+
+
+def forces_of_submission(site: Site, submission: str) -> list[tuple[Force, list[Body]]]:
+    """Each force with a body in the submission, with those bodies, in the site's order."""
+    idx = _index(site)
+    found = idx.forces_of_submission.get(submission)
+    if found is None:
+        members = set(site.submission_by_id[submission].bodies)
+        found = [(f, bodies) for f in site.forces
+                 if (bodies := [b for b in idx.bodies_of_force.get(f.id, ()) if b.id in members])]
+        idx.forces_of_submission[submission] = found
+    return found
 
 
 def entities_in(site: Site, paragraphs) -> list[Entity]:
