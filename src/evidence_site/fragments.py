@@ -20,11 +20,20 @@ without an address, a joint statement) and, where asked, the "cite this" text.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Mapping
 
 from markupsafe import Markup, escape
 
 from .views import Block, ParagraphView
+
+
+_SPECIAL = re.compile(r"[&<>\"']")
+
+
+def _esc(text: str) -> str:
+    """``markupsafe.escape`` as a plain string; most ids, labels and URLs have nothing to escape."""
+    return text if _SPECIAL.search(text) is None else str(escape(text))
 
 
 def blocks_html(blocks: Iterable[Block], labels: Mapping[str, str], *, anchors: bool = True, cite: bool = True,
@@ -42,19 +51,19 @@ def blocks_html(blocks: Iterable[Block], labels: Mapping[str, str], *, anchors: 
     for b in blocks:
         if b.kind == "heading":
             v = b.items[0]
-            ident = f' id="{escape(v.p.id)}"' if anchors else ""
+            ident = f' id="{_esc(v.p.id)}"' if anchors else ""
             add(f'<div class="para para-heading"{ident}><h{level}{en_attr}>{v.html}</h{level}>'
                 f'{_meta(v, anchors, labels, page_n)}</div>\n')
         elif b.kind == "list":
             add('<ul class="para-list">\n')
             for v in b.items:
-                ident = f' id="{escape(v.p.id)}"' if anchors else ""
+                ident = f' id="{_esc(v.p.id)}"' if anchors else ""
                 add(f'<li class="para"{ident}>{_meta(v, anchors, labels, page_n)}<span class="para-text"{en_attr}>'
                     f'{v.html}</span>{_after(v, cite, labels, en_attr)}</li>\n')
             add("</ul>\n")
         else:
             v = b.items[0]
-            ident = f' id="{escape(v.p.id)}"' if anchors else ""
+            ident = f' id="{_esc(v.p.id)}"' if anchors else ""
             add(f'<div class="para"{ident}>{_meta(v, anchors, labels, page_n)}<p class="para-text"{en_attr}>'
                 f'{v.html}</p>{_after(v, cite, labels, en_attr)}</div>\n')
     return Markup("".join(out))
@@ -62,12 +71,12 @@ def blocks_html(blocks: Iterable[Block], labels: Mapping[str, str], *, anchors: 
 
 def _meta(v: ParagraphView, link: bool, labels: Mapping[str, str], page_n: str) -> str:
     p = v.p
-    page = f'<span class="para-page">{escape(page_n.format(pages=p.pages))}</span></span>'
+    page = f'<span class="para-page">{_esc(page_n.format(pages=p.pages))}</span></span>'
     if not p.number:
         return '<span class="para-meta">' + page
     if link:
-        label = escape(labels["paragraph_n"].format(n=p.number))
-        number = f'<a class="para-num" href="{escape(v.url)}" aria-label="{label}">¶{p.number}</a> '
+        label = _esc(labels["paragraph_n"].format(n=p.number))
+        number = f'<a class="para-num" href="{_esc(v.url)}" aria-label="{label}">¶{p.number}</a> '
     else:
         number = f'<span class="para-num">¶{p.number}</span> '
     return '<span class="para-meta">' + number + page
@@ -76,7 +85,7 @@ def _meta(v: ParagraphView, link: bool, labels: Mapping[str, str], page_n: str) 
 def _after(v: ParagraphView, cite: bool, labels: Mapping[str, str], en_attr: str) -> str:
     out = ""
     if v.dead_link:
-        out += f'<p class="para-note">{escape(labels["no_address_note"])}</p>'
+        out += f'<p class="para-note">{_esc(labels["no_address_note"])}</p>'
     if v.p.joint_with:
         names = escape(", ".join(v.joint_names))
         if en_attr:  # English names on a page of another language
@@ -84,6 +93,6 @@ def _after(v: ParagraphView, cite: bool, labels: Mapping[str, str], en_attr: str
         out += f'<p class="para-note joint">{escape(labels["joint_with"]).format(bodies=names)}</p>'
     if cite:
         summary = labels["cite_label"].format(n=v.p.number) if v.p.number else labels["cite_heading"]
-        out += (f'<details class="cite"><summary>{escape(summary)}</summary>'
-                f'<p class="cite-text">{escape(v.cite)}</p></details>')
+        out += (f'<details class="cite"><summary>{_esc(summary)}</summary>'
+                f'<p class="cite-text">{_esc(v.cite)}</p></details>')
     return out

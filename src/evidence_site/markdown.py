@@ -15,6 +15,7 @@ from functools import lru_cache
 from html import escape
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 from mdit_py_plugins.superscript import superscript_plugin
 
@@ -303,6 +304,10 @@ def _render_tokens(toks) -> str:
 
 def prepare(text: str, mention_urls=(), abbr: tuple[re.Pattern[str] | None, dict[str, str]] | None = None) -> Prepared:
     """Parse and render a text once: dead links dropped, mentions linked; see ``Prepared``."""
+    if not mention_urls and text and is_plain(text) and (
+            abbr is None or abbr[0] is None or not any(term in text for term in abbr[1])):
+        # Most paragraphs: one text token, rendered by markdown-it as the text HTML-escaped.
+        return Prepared(escapeHtml(text), False, frozenset(), None, {})
     toks = _render_tokens_of(text)
     dead = any(t.type == "link_open" and t.attrGet("href") == DEAD_LINK for t in toks)
     toks = _drop_dead_links(toks)

@@ -80,11 +80,27 @@ _JOBS: list[Job] = []
 _ROOT: Path | None = None
 
 
-def _write(root: Path, rel: str, html: str) -> None:
+WRITE_BATCH = 1 << 16  # characters joined, encoded and written at a time
+
+
+def _write(root: Path, rel: str, html) -> None:
+    """Write a page given whole or in pieces (``Renderer.generate``): pieces are joined and encoded a
+    batch at a time, so a very large page never exists as one string (nor its UTF-8 as one buffer)."""
     target = root / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target, "wb") as f:
-        f.write(html.encode("utf-8"))
+        if isinstance(html, str):
+            f.write(html.encode("utf-8"))
+            return
+        batch: list[str] = []
+        size = 0
+        for piece in html:
+            batch.append(piece)
+            size += len(piece)
+            if size >= WRITE_BATCH:
+                f.write("".join(batch).encode("utf-8"))
+                batch, size = [], 0
+        f.write("".join(batch).encode("utf-8"))
 
 
 def _render_chunk(chunk: tuple[int, list[int]]) -> tuple[tuple[int, list[int]], bool]:
@@ -93,7 +109,7 @@ def _render_chunk(chunk: tuple[int, list[int]]) -> tuple[tuple[int, list[int]], 
     try:
         for i in indexes:
             rel, page = job.pages[i]
-            _write(_ROOT, rel, job.renderer.render(page))  # type: ignore[arg-type]
+            _write(_ROOT, rel, job.renderer.generate(page))  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - the parent renders this chunk again to raise it as it is
         return chunk, False
     return chunk, True
@@ -141,11 +157,10 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None) -> dict[st
             other_work()
         for job in jobs:
             for rel, page in job.pages:
-                html = job.renderer.render(page)
                 if root is not None:
-                    _write(root, rel, html)
+                    _write(root, rel, job.renderer.generate(page))
                 else:
-                    out[rel] = html
+                    out[rel] = job.renderer.render(page)
         return out
 
     import multiprocessing  # noqa: PLC0415 - only a large build needs it
@@ -190,5 +205,5 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None) -> dict[st
         job = jobs[job_index]
         for i in indexes:
             rel, page = job.pages[i]
-            _write(root, rel, job.renderer.render(page))
+            _write(root, rel, job.renderer.generate(page))
     return {}

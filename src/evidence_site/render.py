@@ -169,6 +169,12 @@ class Renderer:
     def render(self, page: Page) -> str:
         return render_page(self.site, self.env, self.urls, self.labels, page, self.common, self.shared)
 
+    def generate(self, page: Page) -> Iterator[str]:
+        """The page's HTML in pieces, as ``render`` would join them: a page of tens of megabytes is
+        written without ever being one string."""
+        return render_page(self.site, self.env, self.urls, self.labels, page, self.common, self.shared,
+                           stream=True)
+
 
 def render_pages(site: Site, env: Environment, urls: Urls, labels: Labels, *,
                  build_date: str | None, languages: tuple[str, ...]) -> Iterator[tuple[str, str]]:
@@ -179,7 +185,7 @@ def render_pages(site: Site, env: Environment, urls: Urls, labels: Labels, *,
 
 
 def render_page(site: Site, env: Environment, urls: Urls, labels: Labels, page: Page, common: dict,
-                shared: views.SharedText | None = None) -> str:
+                shared: views.SharedText | None = None, stream: bool = False):
     text = views.PageText(site, urls, labels, urls.base, shared)
     context = dict(common)
     context.update(page.context)
@@ -192,4 +198,5 @@ def render_page(site: Site, env: Environment, urls: Urls, labels: Labels, page: 
         # Search indexes the English pages only: the Welsh twins would repeat every result.
         "indexed": page.indexed and urls.lang == DEFAULT_LANGUAGE,
     })
-    return env.get_template(page.template).render(context)
+    template = env.get_template(page.template)
+    return template.generate(context) if stream else template.render(context)
