@@ -13,9 +13,11 @@ as a Hugo site and as a MkDocs site, then times whole processes, alternating the
   skipped, and said so, when missing).
 
 Each figure is the median of --runs runs: wall seconds, CPU seconds (user + system, from
-getrusage(RUSAGE_CHILDREN) deltas, so worker processes count), and peak memory: the sum over the
-tool's own processes of each one's peak resident set (sampled from /proc every 50 ms; Pagefind's
-processes are reported apart). Ratios are printed beside the seconds: shared machines are noisy,
+getrusage(RUSAGE_CHILDREN) deltas, so worker processes count), and peak memory (sampled from /proc
+every 50 ms, Pagefind's processes reported apart): "peak MB" is the most the tool's processes held
+at once, the sum of their proportional set sizes (a page a forked worker shares with its parent
+counts once, split between them), and "largest process MB" the highest peak resident set of any
+one of them. Ratios are printed beside the seconds: shared machines are noisy,
 ratios from alternating runs less so. Results go to bench/out/results-<time>.json and
 bench/out/latest.json; `--markdown` prints the table for docs/performance.md.
 """
@@ -79,13 +81,29 @@ def _status(pid: int) -> tuple[str, int] | None:
         return None
 
 
+def _pss(pid: int) -> int:
+    """Proportional set size in kB: the process's resident memory, each page shared with other
+    processes (a forked worker's copy-on-write pages) counted as its share."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 class Sampler(threading.Thread):
-    """Peak resident memory of a process and all its descendants, per process."""
+    """Peak memory of a process and all its descendants: each process's peak resident set, and the
+    peak over time of their proportional set sizes summed (the memory the tool held at once)."""
 
     def __init__(self, pid: int, interval: float = 0.05):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.peaks: dict[int, tuple[str, int]] = {}
+        self.pss_peak = 0  # kB, the tool's own processes (Pagefind's apart)
+        self.pss_peak_pagefind = 0
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -96,17 +114,26 @@ class Sampler(threading.Thread):
                 p = todo.pop()
                 tree.append(p)
                 todo.extend(kids.get(p, ()))
+            own = pagefind = 0
             for p in tree:
                 st = _status(p)
                 if st and st[1] >= self.peaks.get(p, ("", 0))[1]:
                     self.peaks[p] = st
+                if st:
+                    if "pagefind" in st[0]:
+                        pagefind += _pss(p)
+                    else:
+                        own += _pss(p)
+            self.pss_peak = max(self.pss_peak, own)
+            self.pss_peak_pagefind = max(self.pss_peak_pagefind, pagefind)
             self.done.wait(self.interval)
 
-    def totals(self) -> tuple[float, float]:
-        """(MB summed over the tool's own processes, MB summed over Pagefind's)."""
-        own = sum(kb for name, kb in self.peaks.values() if "pagefind" not in name)
-        pagefind = sum(kb for name, kb in self.peaks.values() if "pagefind" in name)
-        return own / 1024, pagefind / 1024
+    def totals(self) -> dict[str, float]:
+        """Peak MB: proportional set size summed over the tool's own processes at once ("peak_mb"),
+        the largest single process's resident set ("largest_mb"), the same sum for Pagefind's."""
+        own = [kb for name, kb in self.peaks.values() if "pagefind" not in name]
+        return {"peak_mb": self.pss_peak / 1024, "largest_mb": max(own, default=0) / 1024,
+                "pagefind_peak_mb": self.pss_peak_pagefind / 1024}
 
 
 def measure(cmd: list[str], cwd: Path = ROOT, env: dict | None = None) -> dict:
@@ -123,8 +150,7 @@ def measure(cmd: list[str], cwd: Path = ROOT, env: dict | None = None) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{out[-2000:]}\n{err[-4000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    own, pagefind = sampler.totals()
-    return {"wall": wall, "cpu": cpu, "peak_mb": own, "pagefind_peak_mb": pagefind}
+    return {"wall": wall, "cpu": cpu, **sampler.totals()}
 
 
 def median_of(runs: list[dict]) -> dict:
@@ -320,13 +346,14 @@ def ratios(result: dict) -> dict:
 
 
 def table(results: list[dict], markdown: bool) -> str:
-    rows = [("N", "measure", "wall s", "CPU s", "peak MB", "Pagefind MB")]
+    rows = [("N", "measure", "wall s", "CPU s", "peak MB", "largest process MB", "Pagefind MB")]
     for r in results:
         for name, m in r["tools"].items():
             rows.append((str(r["n"]), name, f"{m['wall']:.2f}", f"{m['cpu']:.2f}", f"{m['peak_mb']:.0f}",
+                         f"{m.get('largest_mb', 0):.0f}",
                          f"{m['pagefind_peak_mb']:.0f}" if m["pagefind_peak_mb"] else ""))
         for name, v in ratios(r).items():
-            rows.append((str(r["n"]), name, f"{v:.2f}×", "", "", ""))
+            rows.append((str(r["n"]), name, f"{v:.2f}×", "", "", "", ""))
     if markdown:
         lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join(" --- " for _ in rows[0]) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
