@@ -1,4 +1,4 @@
-"""Index the built pages with Pagefind (the Python API, binary from pagefind-bin; no Node, no download).
+"""Index the built pages with Pagefind (the binary from PyPI's pagefind-bin, run as a command; no Node, no download).
 
 What is indexed is decided by the templates: only record pages, entity pages and the figures page
 carry ``data-pagefind-body``, so Pagefind leaves every other page out (the full response, force and
@@ -8,16 +8,12 @@ its filters (``force``, ``body``, ``question``, ``type``) and a ``title`` meta i
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
-import logging
+import os
+import subprocess
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-from pagefind.index import IndexConfig
-from pagefind.service import PagefindService
 
 # Kept out of the index, so a search finds the evidence and the things it names:
 # - interface text repeated beside every paragraph (its number and page, the "cite this" text, notes
@@ -32,47 +28,40 @@ EXCLUDE_SELECTORS = (".para-meta", ".para-note", ".cite", ".editorial", ".facts"
                      "[data-pagefind-body] > h2")
 
 
-SETTLE_TIMEOUT_S = 60.0
-
-
 class IncompleteIndex(RuntimeError):
     """Pagefind did not leave a complete bundle."""
 
 
-async def _index(root: Path, language: str) -> None:
+def _pagefind() -> str:
+    from pagefind_bin import get_executable  # noqa: PLC0415 - the binary PyPI's pagefind-bin installs
+
+    return str(get_executable())
+
+
+def build_index(root: Path, language: str = "en") -> None:
+    """Index the site in ``root`` into ``root/pagefind`` with Pagefind's own command.
+
+    The binary from pagefind-bin, run once as a command: the Python API drives the same binary as a
+    service, but answers its requests by polling every 0.1 s (half a second per build, which is most
+    of a small site's build) and, in 1.5.2, stopped the service while its last files were still
+    being written (cut-short pagefind.js or index files in about one build in ten under load). The
+    command exits only once it has written everything; the bundle is still checked whole."""
+    command = [_pagefind(), "--site", ".", "--output-subdir", "pagefind",
+               # The evidence is English whatever the interface language; one index serves every page.
+               "--force-language", language, "--silent"]
+    for selector in EXCLUDE_SELECTORS:
+        command += ["--exclude-selectors", selector]
+    # Run from the site folder with no PAGEFIND_* settings: Pagefind reads a pagefind.yml from its
+    # working folder and settings from the environment, and neither may change what is indexed.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEFIND_")}
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"Pagefind failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")
     out = root / "pagefind"
-    config = IndexConfig(
-        output_path=str(out),
-        # The evidence is English whatever the interface language; one index serves every page.
-        force_language=language,
-        exclude_selectors=list(EXCLUDE_SELECTORS),
-    )
-    # Pagefind 1.5.2 answers "files written" while its last writes are still in flight (tokio files
-    # written without a flush), and the Python API then terminates it: about one build in ten under
-    # load shipped a cut-short pagefind.js, pagefind-worker.js or index file. So: write once, wait
-    # until every index file is whole, stop Pagefind, and write its fixed assets again from a copy
-    # taken in memory (small, unlike the index itself, which can outgrow the API's 2 MiB pipe limit).
-    async with PagefindService() as service:
-
-        async def write_index() -> None:
-            index = await service.create_index(config)
-            await index.add_directory(str(root))
-            await index.write_files()
-
-        # Both at once: the API polls for answers every 0.1 s, so requests in a row cost time.
-        _, assets = await asyncio.gather(write_index(), _fixed_assets(service, language))
-        await _settle(out)
-    for name, content in assets.items():
-        (out / name).write_bytes(content)
-
-
-async def _fixed_assets(service: PagefindService, language: str) -> dict[str, bytes]:
-    """The bundle files that do not depend on the pages (scripts, styles, WebAssembly), in memory."""
-    tiny = await service.create_index(IndexConfig(force_language=language))
-    await tiny.add_custom_record(url="/", content="-", language=language)
-    files = await tiny.get_files()
-    return {f["path"]: f["content"] for f in files
-            if "/" not in f["path"] and not f["path"].endswith((".pf_meta", ".json"))}
+    broken = [p for p in sorted(out.rglob("*")) if p.is_file() and (p.suffix.startswith(".pf_") or
+                                                                      p.suffix == ".json") and not _whole(p)]
+    if broken or not (out / "pagefind.js").is_file():
+        raise IncompleteIndex(f"Pagefind left an incomplete bundle, e.g. {broken[0] if broken else out / 'pagefind.js'}")
 
 
 def _whole(path: Path) -> bool:
@@ -84,29 +73,3 @@ def _whole(path: Path) -> bool:
     except (OSError, EOFError, ValueError, zlib.error):
         return False
     return True
-
-
-async def _settle(out: Path) -> None:
-    """Wait until the entry file and every index file (all gzip streams) are complete."""
-    waiting = sorted(p for p in out.rglob("*") if p.is_file() and (p.suffix.startswith(".pf_") or p.suffix == ".json"))
-    deadline = asyncio.get_running_loop().time() + SETTLE_TIMEOUT_S
-    while waiting:
-        waiting = [p for p in waiting if not _whole(p)]
-        if not waiting:
-            break
-        if asyncio.get_running_loop().time() > deadline:
-            raise IncompleteIndex(f"Pagefind left {len(waiting)} incomplete files, e.g. {waiting[0]}")
-        await asyncio.sleep(0.01)
-
-
-def build_index(root: Path, language: str = "en") -> None:
-    logging.getLogger("pagefind").setLevel(logging.WARNING)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(_index(root, language))
-        return
-    # Called from inside an event loop (a browser test driving Playwright, a watcher): asyncio.run
-    # refuses to nest, so index on a thread of its own.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, _index(root, language)).result()
