@@ -14,10 +14,11 @@ as a Hugo site and as a MkDocs site, then times whole processes, alternating the
 
 Each figure is the median of --runs runs: wall seconds, CPU seconds (user + system, from
 getrusage(RUSAGE_CHILDREN) deltas, so worker processes count), and peak memory (sampled from /proc
-every 50 ms, Pagefind's processes reported apart): "peak MB" is the most the tool's processes held
-at once, the sum of their proportional set sizes (a page a forked worker shares with its parent
-counts once, split between them), and "largest process MB" the highest peak resident set of any
-one of them. Ratios are printed beside the seconds: shared machines are noisy,
+every 50 ms, Pagefind's processes reported apart): "peak MB" sums each of the tool's processes'
+peak resident set (the measure DECISIONS.md names, which counts memory a forked worker shares with
+its parent in each); "PSS MB" is the most they held at once, their proportional set sizes summed
+(a shared page counted once, split between the processes holding it); "largest process MB" the
+highest peak resident set of any one of them. Ratios are printed beside the seconds: shared machines are noisy,
 ratios from alternating runs less so. Results go to bench/out/results-<time>.json and
 bench/out/latest.json; `--markdown` prints the table for docs/performance.md.
 """
@@ -129,11 +130,14 @@ class Sampler(threading.Thread):
             self.done.wait(self.interval)
 
     def totals(self) -> dict[str, float]:
-        """Peak MB: proportional set size summed over the tool's own processes at once ("peak_mb"),
-        the largest single process's resident set ("largest_mb"), the same sum for Pagefind's."""
+        """Peak MB: each of the tool's own processes' peak resident set, summed ("peak_mb", the
+        measure DECISIONS.md names); the proportional set sizes summed at once ("pss_mb": pages a
+        forked worker shares with its parent counted once); the largest single process
+        ("largest_mb"); and the sum of peaks for Pagefind's processes."""
         own = [kb for name, kb in self.peaks.values() if "pagefind" not in name]
-        return {"peak_mb": self.pss_peak / 1024, "largest_mb": max(own, default=0) / 1024,
-                "pagefind_peak_mb": self.pss_peak_pagefind / 1024}
+        pagefind = [kb for name, kb in self.peaks.values() if "pagefind" in name]
+        return {"peak_mb": sum(own) / 1024, "pss_mb": self.pss_peak / 1024,
+                "largest_mb": max(own, default=0) / 1024, "pagefind_peak_mb": sum(pagefind) / 1024}
 
 
 def measure(cmd: list[str], cwd: Path = ROOT, env: dict | None = None) -> dict:
@@ -346,14 +350,14 @@ def ratios(result: dict) -> dict:
 
 
 def table(results: list[dict], markdown: bool) -> str:
-    rows = [("N", "measure", "wall s", "CPU s", "peak MB", "largest process MB", "Pagefind MB")]
+    rows = [("N", "measure", "wall s", "CPU s", "peak MB", "PSS MB", "largest process MB", "Pagefind MB")]
     for r in results:
         for name, m in r["tools"].items():
             rows.append((str(r["n"]), name, f"{m['wall']:.2f}", f"{m['cpu']:.2f}", f"{m['peak_mb']:.0f}",
-                         f"{m.get('largest_mb', 0):.0f}",
+                         f"{m.get('pss_mb', 0):.0f}", f"{m.get('largest_mb', 0):.0f}",
                          f"{m['pagefind_peak_mb']:.0f}" if m["pagefind_peak_mb"] else ""))
         for name, v in ratios(r).items():
-            rows.append((str(r["n"]), name, f"{v:.2f}×", "", "", "", ""))
+            rows.append((str(r["n"]), name, f"{v:.2f}×", "", "", "", "", ""))
     if markdown:
         lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join(" --- " for _ in rows[0]) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
