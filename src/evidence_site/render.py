@@ -50,6 +50,7 @@ def environment(templates: Path, bytecode_cache=None) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # each build makes its own environment: no need to stat every template per page
     )
     env.filters["selectattr"] = _memo_selectattr(env.filters["selectattr"])
     return env
@@ -165,6 +166,10 @@ class Renderer:
             # ' lang="en"' for an element holding English evidence on a page of another language.
             "en_attr": Markup(' lang="en"') if urls.lang != DEFAULT_LANGUAGE else Markup(""),
         }
+        # "Question 1: Strategic direction", as the pages write it; every record page lists the others.
+        en = self.common["en"]
+        self.common["question_titles"] = {
+            q.id: escape(labels["question_title"]).format(n=q.number, title=en(q.title)) for q in self.site.questions}
 
     def render(self, page: Page) -> str:
         return render_page(self.site, self.env, self.urls, self.labels, page, self.common, self.shared)
