@@ -239,6 +239,16 @@ def forces_of_submission(site: Site, submission: str) -> list[tuple[Force, list[
     return found
 
 
+def entities_by_force(site: Site, entities) -> list[tuple[Force, list[Entity]]]:
+    """``entities`` grouped by each force they belong to (an entity of two forces is in both), in
+    the site's force order; forces with none are left out."""
+    by_force: dict[str, list[Entity]] = {}
+    for e in entities:
+        for f in dict.fromkeys(e.forces):
+            by_force.setdefault(f, []).append(e)
+    return [(f, by_force[f.id]) for f in site.forces if f.id in by_force]
+
+
 def entities_in(site: Site, paragraphs) -> list[Entity]:
     ids = {m.entity for p in paragraphs for m in p.mentions}
     position = _index(site).entity_position
