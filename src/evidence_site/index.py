@@ -8,12 +8,11 @@ its filters (``force``, ``body``, ``question``, ``type``) and a ``title`` meta i
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import subprocess
-import zlib
 from pathlib import Path
+
+from .write import bundle_problems
 
 # Kept out of the index, so a search finds the evidence and the things it names:
 # - interface text repeated beside every paragraph (its number and page, the "cite this" text, notes
@@ -57,19 +56,6 @@ def build_index(root: Path, language: str = "en") -> None:
     done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"Pagefind failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")
-    out = root / "pagefind"
-    broken = [p for p in sorted(out.rglob("*")) if p.is_file() and (p.suffix.startswith(".pf_") or
-                                                                      p.suffix == ".json") and not _whole(p)]
-    if broken or not (out / "pagefind.js").is_file():
-        raise IncompleteIndex(f"Pagefind left an incomplete bundle, e.g. {broken[0] if broken else out / 'pagefind.js'}")
-
-
-def _whole(path: Path) -> bool:
-    try:
-        if path.suffix == ".json":
-            json.loads(path.read_bytes())
-        else:
-            gzip.decompress(path.read_bytes())  # a cut-short gzip stream fails its length check
-    except (OSError, EOFError, ValueError, zlib.error):
-        return False
-    return True
+    problems = bundle_problems(root)
+    if problems:
+        raise IncompleteIndex("Pagefind left an incomplete bundle: " + "; ".join(problems[:3]))
