@@ -7,9 +7,15 @@ never used:
   and the libraries' versions; the settings; SOURCE_DATE_EPOCH) and the size and time of every
   file the last build left in the output folder. When the inputs hash the same and the output is
   as that build left it, there is nothing to build.
+- **What each page was built from** (beside the above, ``builds/<folder>.pages``): the hash of every
+  content file, each record file's submission, body and question, and for every page the record
+  files its HTML depends on (``deps.page_deps``). When only record files were edited since the last
+  build and every file that build wrote is still as it left it, the next build renders only the
+  pages depending on an edited file and hard-links the rest (pipeline.build).
 - **Parsed Markdown.** The facts and tokens of each paragraph text holding Markdown (keyed by the
   text itself, in a file keyed by the Markdown code and libraries), so validation and rendering
-  parse only new or changed text.
+  parse only new or changed text. The file is written again only when it misses or holds more
+  than a fiftieth of the texts, not after every edit.
 - **Compiled templates.** Jinja2's bytecode cache (keyed by each template's source).
 
 ``EVIDENCE_SITE_CACHE`` names another cache folder; ``off`` keeps no cache.
@@ -24,6 +30,7 @@ import os
 import pickle
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import markdown
@@ -75,16 +82,46 @@ def _tree_hash(h, root: Path) -> None:
                 h.update(hashlib.blake2b(f.read(), digest_size=16).digest())
 
 
-def inputs_key(content: Path, templates: Path, settings: dict) -> str:
+@dataclass(frozen=True)
+class Inputs:
+    """What a build is made from, hashed: ``key`` covers everything (equal keys: nothing to build);
+    ``frame`` everything but the content files; ``content`` each content file's hash by its path
+    relative to the content folder."""
+
+    key: str
+    frame: str
+    content: dict[str, str]
+
+
+def _file_hashes(root: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, root).replace(os.sep, "/")] = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
+    return out
+
+
+def inputs(content: Path, templates: Path, settings: dict) -> Inputs:
     h = hashlib.blake2b(digest_size=20)
     h.update(code_key().encode())
     h.update(json.dumps(settings, sort_keys=True).encode())
     h.update((os.environ.get("SOURCE_DATE_EPOCH") or "").encode())
-    h.update(b"\0content\0")
-    _tree_hash(h, content)
+    h.update(b"\0content\0" + (b"present" if content.is_dir() else b"missing"))
     h.update(b"\0templates\0")
     _tree_hash(h, templates)
-    return h.hexdigest()
+    frame = h.hexdigest()
+    files = _file_hashes(content) if content.is_dir() else {}
+    k = hashlib.blake2b(frame.encode(), digest_size=20)
+    for rel, digest in files.items():
+        k.update(rel.encode() + b"\0" + digest.encode() + b"\0")
+    return Inputs(k.hexdigest(), frame, files)
+
+
+def inputs_key(content: Path, templates: Path, settings: dict) -> str:
+    return inputs(content, templates, settings).key
 
 
 def _output_state(out: Path) -> dict[str, list[int]]:
@@ -146,6 +183,7 @@ def remember_build(cache: Path | None, out: Path, key: str, pages: int) -> None:
         entries = sorted((cache / "builds").glob("*.json"), key=lambda f: f.stat().st_mtime, reverse=True)
         for old in entries[KEEP_BUILDS:]:
             old.unlink()
+            old.with_suffix(".pages").unlink(missing_ok=True)
     except OSError:
         pass  # a cache that cannot be written only makes the next build slower
 
@@ -153,8 +191,90 @@ def remember_build(cache: Path | None, out: Path, key: str, pages: int) -> None:
 def forget_build(cache: Path | None, out: Path) -> None:
     if cache is None:
         return
+    for f in (_state_file(cache, out), _pages_file(cache, out)):
+        try:
+            f.unlink()
+        except OSError:
+            pass
+
+
+# --- what each page was built from -----------------------------------------------------------------
+
+def _pages_file(cache: Path, out: Path) -> Path:
+    return _state_file(cache, out).with_suffix(".pages")
+
+
+@dataclass
+class Previous:
+    """The last build into an output folder, as an incremental rebuild needs it."""
+
+    changed: frozenset[str]  # content files (relative to the content folder) edited since
+    records: list[list[str]]  # [file, submission, body, question] of every record, in the model's order
+    sets: list  # distinct dependency sets: sorted indexes into ``records``, or "*" for every record
+    pages: dict[str, int]  # each page's output path -> its dependency set (an index into ``sets``)
+    files: dict[str, list[int]] = field(repr=False)  # the files that build wrote, as it left them
+
+
+@dataclass
+class LastBuild:
+    pages: int | None = None  # up to date: the number of pages, and nothing to build
+    previous: Previous | None = None  # only record files were edited: what the last build was made from
+    why: str = ""  # otherwise, why every page is built again
+
+
+def last_build(cache: Path | None, out: Path, now: Inputs) -> LastBuild:
+    """What the last build into ``out`` tells this one: nothing to build (the inputs hash the same and
+    the output is untouched), or what an incremental rebuild needs (only record files were edited
+    since, and every file that build wrote is still as it left it; files added since, such as a
+    search index written into the folder afterwards, are not carried over), or why neither."""
+    if cache is None:
+        return LastBuild(why="no cache")
     try:
-        _state_file(cache, out).unlink()
+        saved = json.loads(_state_file(cache, out).read_text())
+        files = saved["files"]
+        if not isinstance(files, dict):
+            raise ValueError
+    except (OSError, ValueError, KeyError, TypeError):
+        return LastBuild(why="no earlier build into this folder is remembered")
+    if not out.is_dir():
+        return LastBuild(why="the output folder is missing")
+    try:
+        state = _output_state(out)
+    except OSError:
+        return LastBuild(why="the output folder could not be read")
+    if saved.get("key") == now.key and state == files:
+        return LastBuild(pages=int(saved.get("pages", 0)))
+    if any(state.get(rel) != value for rel, value in files.items()):
+        return LastBuild(why="the output folder was changed since the last build")
+    try:
+        made = json.loads(_pages_file(cache, out).read_text())
+        if made["key"] != saved.get("key"):
+            raise ValueError
+        frame, content = made["frame"], made["content"]
+        previous = Previous(frozenset(), made["records"], made["sets"], made["pages"], files)
+    except (OSError, ValueError, KeyError, TypeError):
+        return LastBuild(why="what the last build was made from is not remembered")
+    if frame != now.frame:
+        return LastBuild(why="the code, templates or settings changed")
+    if not isinstance(content, dict) or content.keys() != now.content.keys():
+        return LastBuild(why="a content file was added or removed")
+    changed = sorted(rel for rel, digest in now.content.items() if content[rel] != digest)
+    others = [rel for rel in changed if not rel.startswith("responses/")]
+    if others:
+        return LastBuild(why=f"{others[0]} changed (not a record)")
+    previous.changed = frozenset(changed)
+    return LastBuild(previous=previous)
+
+
+def remember_pages(cache: Path | None, out: Path, now: Inputs, records: list[list[str]], sets: list,
+                   pages: dict[str, int]) -> None:
+    """Keep what this build was made from, for the next build into ``out`` (after remember_build)."""
+    if cache is None:
+        return
+    made = {"key": now.key, "frame": now.frame, "content": now.content, "records": records, "sets": sets,
+            "pages": pages}
+    try:
+        _atomic_write(_pages_file(cache, out), json.dumps(made, separators=(",", ":")).encode())
     except OSError:
         pass
 
@@ -189,8 +309,11 @@ def save_markdown(cache: Path | None, texts, known: int) -> None:
     if cache is None:
         return
     facts = markdown.facts_of(texts)
-    if known and len(facts) == known and markdown.parsed_count() == 0:
-        return  # every text came from the cache, and the cache holds no other
+    # Rewritten when it misses or holds more than a few texts: after an edit or two (the file is
+    # large; a text it misses is parsed again, in microseconds), it is kept as it is.
+    slack = known // 50
+    if known and markdown.parsed_count() <= slack and known - slack <= len(facts) <= known + slack:
+        return
     try:
         current = _markdown_file(cache)
         _atomic_write(current, pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL))

@@ -45,12 +45,17 @@ def _ours(folder: Path) -> bool:
     return (folder / MARKER).is_file()
 
 
-def _discard(folder: Path) -> None:
-    """Delete a folder of ours; renamed first to a staging name, so a kill mid-way leaves only a
-    folder the next run knows to delete, never a half-deleted ``out.old`` without its marker."""
+def _retire(folder: Path) -> Path:
+    """Rename a folder of ours to a staging name (the next run deletes a staging folder left
+    behind), so deleting it can be cut short without leaving a half-deleted ``out.old``."""
     trash = Path(tempfile.mkdtemp(prefix=f".{folder.name.removesuffix('.old')}.build-", dir=folder.parent))
     os.rename(folder, trash / "old")
-    shutil.rmtree(trash, ignore_errors=True)
+    return trash
+
+
+def _discard(folder: Path) -> None:
+    """Delete a folder of ours (renamed first: ``_retire``)."""
+    shutil.rmtree(_retire(folder), ignore_errors=True)
 
 
 def recover(out: Path) -> None:
@@ -158,6 +163,31 @@ def write_files(root: Path, files: dict[str, str | bytes]) -> None:
     (root / MARKER).write_text("built by evidence-site; safe to replace\n", encoding="utf-8")
 
 
+def link_files(src: Path, dst: Path, rels) -> int:
+    """Put the files ``rels`` of ``src`` into ``dst`` as hard links (a file of the last build an
+    incremental rebuild keeps as it is); a copy where the file system cannot link. Returns how many
+    were copied. Nothing ever writes into a linked file: a build writes only into a fresh staging
+    folder, and the last output is renamed away whole."""
+    made: set[str] = set()
+    copied = 0
+    for rel in rels:
+        safe_rel(rel)
+        folder = os.path.dirname(rel)
+        target = os.path.join(dst, rel)
+        if folder not in made:
+            os.makedirs(os.path.join(dst, folder), exist_ok=True)
+            made.add(folder)
+        source = os.path.join(src, rel)
+        try:
+            os.link(source, target)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            shutil.copyfile(source, target)
+            copied += 1
+    return copied
+
+
 def copy_tree(src: Path, dst: Path) -> None:
     for file in sorted(src.rglob("*")):
         if file.is_file():
@@ -202,12 +232,19 @@ def check_bundle(root: Path) -> None:
                           + "; ".join(problems[:5]) + ". Run the build again.")
 
 
-def swap(new: Path, out: Path) -> None:
-    """Put a complete build in place. Call it holding the lock, after ``recover``."""
+def swap(new: Path, out: Path, later: bool = False) -> Path | None:
+    """Put a complete build in place. Call it holding the lock, after ``recover``.
+
+    The last output is deleted; with ``later``, it is only renamed to a staging name and returned,
+    for the caller to delete (``shutil.rmtree``) while it does other work, still holding the lock
+    (a run cut short first leaves it to the next run's ``recover``)."""
     os.chmod(new, 0o755)  # mkdtemp makes 0700; a web server needs to read it
     old = _old(out)
     if out.exists():
         os.rename(out, old)
     os.rename(new, out)  # killed just before this: out.old and no out, which recover() undoes
     if old.exists():
+        if later:
+            return _retire(old)
         _discard(old)
+    return None
