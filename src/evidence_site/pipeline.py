@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
+import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -11,7 +13,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from . import cache, data, parallel, render, views, write
+from . import cache, data, deps, parallel, render, views, write
 from .content import read_content, shown_path
 from .errors import Collector, ContentErrors
 from .load import LocDict, load_file
@@ -128,18 +130,38 @@ def glossary_uses(site: Site) -> dict[str, list]:
 
 
 class SiteFiles(dict):
-    """Output files by relative path; ``pages`` lists every HTML page's path, written or not."""
+    """Output files by relative path; ``pages`` lists every HTML page's path, written or not;
+    ``entries`` every (path, page); ``kept`` the pages left unrendered (``only`` said no)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.pages: list[str] = []
+        self.entries: list[tuple[str, render.Page]] = []
+        self.kept: list[str] = []
 
 
-def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | None = None) -> dict[str, str | bytes]:
+class _Lazy:
+    """A mapping made on its first look-up (in the worker process that renders the page reading it,
+    and not at all by a rebuild that does not render that page)."""
+
+    def __init__(self, make) -> None:
+        self._make = make
+        self._made = None
+
+    def __getitem__(self, key):
+        if self._made is None:
+            self._made = self._make()
+        return self._made[key]
+
+
+def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | None = None,
+                only=None, also=None) -> dict[str, str | bytes]:
     """Every output file except the search index, as {relative path: content}.
 
     With ``pages_out``, the HTML pages are written straight into that folder (by a worker process
-    per core on a large site) and only the other files are returned."""
+    per core on a large site) and only the other files are returned. With ``only`` (a function of
+    the page's output path and the page), only the pages it accepts are rendered; the others are
+    listed in ``kept``. ``also`` (called with the files) runs in this process while the pages render."""
     base = normalise_base(base_url)
     env = render.environment(templates, cache.bytecode_cache(cache.cache_dir(templates)))
     env.filters["wrap_p"] = lambda m: Markup("<p>") + m + Markup("</p>")
@@ -147,7 +169,7 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     env.filters["extract"] = lambda key, container: container[key]  # map("extract", site.force_by_id)
     files = SiteFiles()
     page_urls: list[str] = []
-    uses = glossary_uses(site)
+    uses = _Lazy(lambda: glossary_uses(site))  # only the glossary reads it: found where it renders
     jobs: list[parallel.Job] = []
     claimed: set[str] = set()
     languages = site.config.languages
@@ -156,15 +178,30 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
         labels = load_labels(templates, lang)
         env.globals["glossary_uses"] = uses
         renderer = render.Renderer(site, env, urls, labels, build_date=build_date(lang), languages=languages)
-        job = parallel.Job(renderer, render.all_pages(site, urls))
-        for rel, _ in job.pages:
+        entries = render.all_pages(site, urls)
+        for rel, _ in entries:
             if rel in claimed:
                 raise AssertionError(f"two pages claim {rel}")
             claimed.add(rel)
-        jobs.append(job)
-        files.pages += [rel for rel, _ in job.pages]
+        files.entries += entries
+        files.pages += [rel for rel, _ in entries]
+        if only is not None:
+            chosen = []
+            for entry in entries:
+                if only(*entry):
+                    chosen.append(entry)
+                else:
+                    files.kept.append(entry[0])
+            entries = chosen
+        jobs.append(parallel.Job(renderer, entries))
         page_urls += [p.url for p in render.pages(site, urls)]
-    files.update(parallel.render_pages(jobs, pages_out, lambda: _other_files(site, templates, base, page_urls, files)))
+
+    def other_work() -> None:
+        _other_files(site, templates, base, page_urls, files)
+        if also is not None:
+            also(files)
+
+    files.update(parallel.render_pages(jobs, pages_out, other_work))
     return files
 
 
@@ -183,7 +220,13 @@ def _other_files(site: Site, templates: Path, base: str, page_urls: list[str], f
 
 
 def build(settings: Settings, log=print) -> float:
-    """Build the site into settings.out atomically. Returns seconds taken."""
+    """Build the site into settings.out atomically. Returns seconds taken.
+
+    When only record files were edited since the last build into the same folder (and nothing else:
+    code, templates, settings, other content), the pages depending on an edited record are rendered
+    and every other page is hard-linked from the last build (``deps``, ``cache.last_build``); the
+    content is still loaded and validated whole, and the data files and search index are made as
+    in a full build. The output is the same as a full build's, byte for byte."""
     start = time.perf_counter()
     # Never build into (or around) the content, the templates or the project; checked before
     # anything is created, and again under the lock once a cut-short swap is undone.
@@ -198,13 +241,13 @@ def build(settings: Settings, log=print) -> float:
         write.check_output(settings.out, forbidden, no_inside)
         # Hashed before reading, so an edit made during the build makes the next one build again.
         store = cache.cache_dir(settings.templates)
-        key = cache.inputs_key(settings.content, settings.templates, {
+        now = cache.inputs(settings.content, settings.templates, {
             "base_url": normalise_base(settings.base_url), "site_url": settings.site_url,
             "search": settings.search, "out": str(settings.out.resolve())})
-        unchanged = cache.up_to_date(store, settings.out, key)
-        if unchanged is not None:
+        last = cache.last_build(store, settings.out, now)
+        if last.pages is not None:
             elapsed = time.perf_counter() - start
-            log(f"{settings.out} is up to date ({unchanged} pages): nothing changed since it was built ({elapsed:.2f}s)")
+            log(f"{settings.out} is up to date ({last.pages} pages): nothing changed since it was built ({elapsed:.2f}s)")
             return elapsed
         known = cache.load_markdown(store)
         # Loading makes millions of objects and no garbage cycles: the cyclic collector would walk
@@ -220,8 +263,12 @@ def build(settings: Settings, log=print) -> float:
         gc.freeze()
         new = None
         try:
+            records = _record_files(site, settings.content) if store is not None else []
+            stale = _stale_pages(site, records, last.previous) if last.previous is not None else None
             new = write.staging(settings.out)
-            files = render_site(site, settings.templates, settings.base_url, pages_out=new)
+            out = settings.out
+            files = render_site(site, settings.templates, settings.base_url, pages_out=new, only=stale,
+                                also=lambda f: write.link_files(out, new, f.kept))
             write.write_files(new, files)
             if settings.search:
                 from .index import build_index  # noqa: PLC0415
@@ -229,20 +276,88 @@ def build(settings: Settings, log=print) -> float:
                 build_index(new)
                 write.check_bundle(new)  # never swap in a search bundle cut short
             cache.forget_build(store, settings.out)
-            write.swap(new, settings.out)
+            retired = write.swap(new, settings.out, later=True)
         except BaseException:
-            import shutil
-
             if new is not None:
                 shutil.rmtree(new, ignore_errors=True)
             raise
         finally:
             gc.unfreeze()
-        cache.remember_build(store, settings.out, key, len(files.pages))
-        cache.save_markdown(store, (p.text for p in site.paragraph_by_id.values()), known)
+        # The last output is deleted in a thread while the cache is written (both mostly wait on the
+        # file system); both finish before the lock is released.
+        cleaner = threading.Thread(target=shutil.rmtree, args=(retired, True)) if retired else None
+        if cleaner is not None:
+            cleaner.start()
+        try:
+            cache.remember_build(store, settings.out, now.key, len(files.pages))
+            if store is not None:
+                cache.remember_pages(store, settings.out, now, records, *_page_sets(site, records, files.entries))
+            cache.save_markdown(store, (p.text for p in site.paragraph_by_id.values()), known)
+        finally:
+            if cleaner is not None:
+                cleaner.join()
     elapsed = time.perf_counter() - start
-    log(f"built {len(files.pages)} pages into {settings.out} in {elapsed:.2f}s")
+    if stale is not None:
+        log(f"rebuilt {len(files.pages) - len(files.kept)} of {len(files.pages)} pages into {settings.out} in "
+            f"{elapsed:.2f}s ({len(last.previous.changed)} record file(s) edited; the other pages kept)")
+    else:
+        log(f"built {len(files.pages)} pages into {settings.out} in {elapsed:.2f}s")
     return elapsed
+
+
+def _record_files(site: Site, content: Path) -> list[list[str]]:
+    """[file relative to the content folder, submission, body, question] of every record."""
+    root = os.path.abspath(content)
+    return [[os.path.relpath(os.path.abspath(r.path), root).replace(os.sep, "/"), r.submission, r.body, r.question]
+            for r in site.records]
+
+
+def _stale_pages(site: Site, records: list[list[str]], previous: cache.Previous):
+    """A test of (output path, page): must the page be rendered again? None when no page may be
+    kept: a record moved (its submission, body or question changed), or an edited file is not
+    one of the records."""
+    if records != previous.records:
+        return None
+    index = {row[0]: i for i, row in enumerate(records)}
+    changed: set[int] = set()
+    for rel in previous.changed:
+        if rel in index:
+            changed.add(index[rel])
+        elif os.path.splitext(rel)[1] in (".yaml", ".yml"):
+            return None  # read as content, yet no record: never guess which pages show it
+    paths = frozenset(site.records[i].path for i in changed)
+    try:
+        old_stale = [bool(changed) if s == "*" else not changed.isdisjoint(s) for s in previous.sets]
+        pages = {rel: old_stale[i] for rel, i in previous.pages.items()}
+    except (TypeError, IndexError):
+        return None
+    files = previous.files
+
+    def stale(rel: str, page: render.Page) -> bool:
+        was = pages.get(rel)
+        if was is None or was or rel not in files:
+            return True  # new, or it showed an edited record, or the last build left no such file
+        return not paths.isdisjoint(deps.page_deps(site, page))
+
+    return stale
+
+
+def _page_sets(site: Site, records: list[list[str]], entries) -> tuple[list, dict[str, int]]:
+    """Each page's dependencies (``deps.page_deps``) as cache.remember_pages keeps them: the distinct
+    sets, as sorted indexes into ``records`` ("*" for every record), and each page's set."""
+    index = {r.path: i for i, r in enumerate(site.records)}
+    everything = len(records)
+    sets: list = []
+    seen: dict[frozenset[str], int] = {}
+    pages: dict[str, int] = {}
+    for rel, page in entries:
+        found = deps.page_deps(site, page)
+        i = seen.get(found)
+        if i is None:
+            i = seen[found] = len(sets)
+            sets.append("*" if everything and len(found) == everything else sorted(index[p] for p in found))
+        pages[rel] = i
+    return sets, pages
 
 
 def check(content: Path, templates: Path, unreviewed: dict[str, list[str]] | None = None) -> Site:
