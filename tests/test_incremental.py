@@ -1,0 +1,388 @@
+"""A rebuild after editing records renders only the pages that show them, and equals a cold build.
+
+Each edit is one an editor makes to a record file; after it, the incremental build must write the
+same site, byte for byte, as a cold one-process build of the edited content, while rendering only a
+handful of pages (counted from the build's log and from the files' inodes: a kept page is a hard link
+to the last build's file). Edits to anything but a record rebuild every page.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import CONTENT, TEMPLATES
+from test_cache import assert_same_site, tree
+
+from evidence_site import deps, pipeline, render
+from evidence_site.urls import Urls
+
+REBUILT = re.compile(r"^rebuilt (\d+) of (\d+) pages ")
+BUILT = re.compile(r"^built (\d+) pages ")
+
+
+# --- a content folder, its output and cache, and its edits -----------------------------------------
+
+class Workspace:
+    """A copy of a content folder (and of the templates) built into one output folder with a cache."""
+
+    def __init__(self, root: Path, content: Path) -> None:
+        self.root = root
+        self.content = root / "content"
+        self.templates = root / "templates"
+        shutil.copytree(content, self.content)
+        shutil.copytree(TEMPLATES, self.templates)
+        self.out = root / "site"
+        self.cache = root / "cache"
+        self.colds = 0
+
+    def build(self, mp: pytest.MonkeyPatch, search: bool = False) -> str:
+        """Build with the cache (two workers when worthwhile); the build's last log line."""
+        mp.setenv("EVIDENCE_SITE_CACHE", str(self.cache))
+        mp.setenv("EVIDENCE_SITE_WORKERS", "2")
+        logs: list[str] = []
+        pipeline.build(pipeline.Settings(content=self.content, templates=self.templates, out=self.out,
+                                         search=search), log=logs.append)
+        return logs[-1]
+
+    def cold(self, mp: pytest.MonkeyPatch) -> Path:
+        """The reference: the same content and templates, no cache, one process."""
+        self.colds += 1
+        out = self.root / f"cold-{self.colds}"
+        mp.setenv("EVIDENCE_SITE_CACHE", "off")
+        mp.setenv("EVIDENCE_SITE_WORKERS", "1")
+        pipeline.build(pipeline.Settings(content=self.content, templates=self.templates, out=out, search=False),
+                       log=lambda *a: None)
+        return out
+
+    def record(self, submission: str, body: str, question: str) -> Path:
+        return self.content / "responses" / submission / body / f"{question}.yaml"
+
+
+def pages_now(out: Path) -> dict[str, tuple[int, bytes]]:
+    """Every HTML page: (inode, bytes)."""
+    return {p.relative_to(out).as_posix(): (p.stat().st_ino, p.read_bytes()) for p in out.rglob("*.html")
+            if not p.relative_to(out).as_posix().startswith("pagefind/")}
+
+
+def page_of(url: str) -> str:
+    return Urls("/").output_path(url)
+
+
+def edit_paragraph(file: Path, pid: str, change) -> None:
+    """Change the lines of one paragraph (from its ``- id:`` line to the next paragraph's)."""
+    lines = file.read_text(encoding="utf-8").split("\n")
+    start = lines.index(f"  - id: {pid}")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("  - ") or
+                (lines[i] and not lines[i].startswith(" "))), len(lines))
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+        end -= 1  # a comment or blank line before the next paragraph belongs to it
+    block = change(lines[start:end])
+    assert block != lines[start:end], f"the edit changed nothing in {pid}"
+    file.write_text("\n".join(lines[:start] + block + lines[end:]), encoding="utf-8")
+
+
+def append_to_text(words: str):
+    def change(block: list[str]) -> list[str]:
+        i = block.index("    text: |-") + 1
+        while i + 1 < len(block) and block[i + 1].startswith("      "):
+            i += 1  # the text's last line
+        return block[:i] + [block[i] + words] + block[i + 1:]
+    return change
+
+
+def add_mention(entity: str, words: str):
+    def change(block: list[str]) -> list[str]:
+        block = append_to_text(" " + words + ".")(block)
+        if "    mentions:" in block:
+            at = block.index("    mentions:") + 1
+            return block[:at] + [f"      - entity: {entity}", f"        text: {words}"] + block[at:]
+        return block + ["    mentions:", f"      - entity: {entity}", f"        text: {words}"]
+    return change
+
+
+def drop_mentions(block: list[str]) -> list[str]:
+    at = block.index("    mentions:")
+    end = at + 1
+    while end < len(block) and block[end].startswith("      "):
+        end += 1
+    return block[:at] + block[end:]
+
+
+def add_joint(body: str):
+    def change(block: list[str]) -> list[str]:
+        return block[:2] + [f"    joint_with: [{body}]"] + block[2:]
+    return change
+
+
+def drop_line(line: str):
+    def change(block: list[str]) -> list[str]:
+        return [x for x in block if x != line]
+    return change
+
+
+def check_rebuild(ws: Workspace, mp: pytest.MonkeyPatch, must_change: list[str], at_most: int) -> set[str]:
+    """Build after an edit: only a few pages rendered (the others hard-linked), the pages the edit
+    shows on changed, and the whole site equal to a cold build. Returns the pages rendered."""
+    before = pages_now(ws.out)
+    line = ws.build(mp)
+    found = REBUILT.match(line)
+    assert found, f"expected an incremental rebuild, the build said: {line}"
+    rendered, total = int(found[1]), int(found[2])
+    after = pages_now(ws.out)
+    assert total == len(after) == len(before)
+    new_files = {rel for rel in after if after[rel][0] != before[rel][0]}
+    assert len(new_files) == rendered, "every page not rendered again should be the last build's file, linked"
+    assert 0 < rendered <= at_most, f"{rendered} pages rendered: {sorted(new_files)}"
+    for rel in must_change:
+        assert after[rel][1] != before[rel][1], f"the edit should show on {rel}"
+    assert_same_site(ws.out, ws.cold(mp))
+    return new_files
+
+
+# --- the benchmark's corpus (100 records, one interface language) ------------------------------------
+
+@pytest.fixture(scope="module")
+def bench_ws(synthetic_content, tmp_path_factory) -> Workspace:
+    ws = Workspace(tmp_path_factory.mktemp("incremental-bench"), synthetic_content)
+    with pytest.MonkeyPatch.context() as mp:
+        assert BUILT.match(ws.build(mp))
+    return ws
+
+
+@pytest.fixture(scope="module")
+def synthetic_content(tmp_path_factory) -> Path:
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import corpus as bench_corpus
+
+    root = tmp_path_factory.mktemp("corpus")
+    bench_corpus.write_ours(bench_corpus.generate(100), root)
+    return root / "content"
+
+
+def R(body: str, q: int) -> str:
+    return page_of(Urls("/").record("bench", body, f"question-{q:02d}"))
+
+
+ENTITY_3 = page_of("/initiatives/op-force-003/")
+ENTITY_1 = page_of("/initiatives/op-force-001/")
+
+
+def test_text_changed(bench_ws, monkeypatch):
+    edit_paragraph(bench_ws.record("bench", "force-002-police", "question-04"), "force-002-police-q4-03",
+                   append_to_text(" Now **more** words, and [a link](https://example.org/x)."))
+    rendered = check_rebuild(bench_ws, monkeypatch, [R("force-002-police", 4), page_of("/responses/bench/"),
+                                                     page_of("/forces/force-002/"), page_of("/questions/question-04/")],
+                             at_most=10)
+    assert R("force-002-opcc", 4) not in rendered and R("force-002-police", 5) not in rendered
+
+
+def test_mention_added_to_another_forces_record(bench_ws, monkeypatch):
+    """The entity page did not show this record before: only the new build's dependencies name it."""
+    edit_paragraph(bench_ws.record("bench", "force-004-opcc", "question-02"), "force-004-opcc-q2-02",
+                   add_mention("op-force-001", "Operation Falcon 1"))
+    check_rebuild(bench_ws, monkeypatch, [R("force-004-opcc", 2), ENTITY_1], at_most=12)
+
+
+def test_mention_removed(bench_ws, monkeypatch):
+    """The entity page no longer shows the paragraph, nor any other of this record: only the last
+    build's dependencies name the record."""
+    site = pipeline.load_site(bench_ws.content)
+    sources = {pid for e in site.entities for pid in e.sources}
+    record, paragraph, entity = next(
+        (r, ps[0], site.entity_by_id[e]) for r in site.records
+        for e, ps in _mentioning(r).items() if len(ps) == 1 and ps[0] not in sources)
+    edit_paragraph(Path(record.path), paragraph, drop_mentions)
+    page = render.Page(Urls("/").entity(entity), "entity.html", "entity", {"entity": entity})
+    check_rebuild(bench_ws, monkeypatch, [R(record.body, int(record.question[-2:])), page_of(page.url)], at_most=12)
+    assert record.path not in deps.page_deps(pipeline.load_site(bench_ws.content), page)
+
+
+def _mentioning(record) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for p in record.paragraphs:
+        for m in p.mentions:
+            found.setdefault(m.entity, []).append(p.id)
+    return found
+
+
+def test_joint_with_added(bench_ws, monkeypatch):
+    """A joint statement shows on the other body's record page, which this record was not behind."""
+    edit_paragraph(bench_ws.record("bench", "force-001-police", "question-07"), "force-001-police-q7-04",
+                   add_joint("force-001-opcc"))
+    check_rebuild(bench_ws, monkeypatch, [R("force-001-police", 7), R("force-001-opcc", 7)], at_most=12)
+
+
+def test_joint_with_removed(bench_ws, monkeypatch):
+    edit_paragraph(bench_ws.record("bench", "force-001-police", "question-07"), "force-001-police-q7-04",
+                   drop_line("    joint_with: [force-001-opcc]"))
+    check_rebuild(bench_ws, monkeypatch, [R("force-001-police", 7), R("force-001-opcc", 7)], at_most=12)
+
+
+def test_heading_turned_into_prose(bench_ws, monkeypatch):
+    """The paragraphs after it are numbered again: every page citing them by number changes."""
+    file = bench_ws.record("bench", "force-003-opcc", "question-06")
+    heading = next(m[1] for m in re.finditer(r"  - id: (\S+)\n    kind: heading\n", file.read_text()))
+    edit_paragraph(file, heading, drop_line("    kind: heading"))
+    check_rebuild(bench_ws, monkeypatch, [R("force-003-opcc", 6), ENTITY_3], at_most=12)
+
+
+def test_page_changed(bench_ws, monkeypatch):
+    """A paragraph said to run over a page break no longer does ("pp. 5–6" becomes "p. 5")."""
+    file = bench_ws.record("bench", "force-005-police", "question-10")
+    spanning = re.search(r"  - id: (\S+)\n    page: \d+\n    page_end: \d+\n", file.read_text())
+    edit_paragraph(file, spanning[1], lambda block: [x for x in block if not x.startswith("    page_end:")])
+    check_rebuild(bench_ws, monkeypatch, [R("force-005-police", 10)], at_most=10)
+
+
+def test_two_records_edited_at_once(bench_ws, monkeypatch):
+    edit_paragraph(bench_ws.record("bench", "force-001-opcc", "question-01"), "force-001-opcc-q1-01",
+                   append_to_text(" One."))
+    edit_paragraph(bench_ws.record("bench", "force-005-opcc", "question-09"), "force-005-opcc-q9-01",
+                   append_to_text(" Two."))
+    check_rebuild(bench_ws, monkeypatch, [R("force-001-opcc", 1), R("force-005-opcc", 9),
+                                          page_of("/forces/force-001/"), page_of("/forces/force-005/")], at_most=14)
+
+
+def test_nothing_rendered_when_the_output_gained_a_file(bench_ws, monkeypatch):
+    """A search index written into the folder after a build without one (as ``serve`` does) is no
+    edit of what the build wrote: the next build keeps every page and drops the stray files."""
+    (bench_ws.out / "pagefind").mkdir()
+    (bench_ws.out / "pagefind" / "pagefind.js").write_text("// written after the build\n")
+    edit_paragraph(bench_ws.record("bench", "force-002-opcc", "question-03"), "force-002-opcc-q3-02",
+                   append_to_text(" Three."))
+    check_rebuild(bench_ws, monkeypatch, [R("force-002-opcc", 3)], at_most=10)
+    assert not (bench_ws.out / "pagefind").exists()
+
+
+def test_a_touched_page_means_a_full_build(bench_ws, monkeypatch):
+    page = bench_ws.out / R("force-002-opcc", 3)
+    page.write_text(page.read_text() + "<!-- touched -->")
+    edit_paragraph(bench_ws.record("bench", "force-002-opcc", "question-03"), "force-002-opcc-q3-02",
+                   append_to_text(" Four."))
+    assert BUILT.match(bench_ws.build(monkeypatch))
+    assert_same_site(bench_ws.out, bench_ws.cold(monkeypatch))
+
+
+@pytest.mark.parametrize("what", ["glossary", "entity", "template", "submission"])
+def test_anything_but_a_record_rebuilds_every_page(bench_ws, monkeypatch, what):
+    if what == "glossary":
+        file = bench_ws.content / "glossary.yaml"
+        text = file.read_text()
+        expansion = re.search(r"expansion: (.+)", text)
+        file.write_text(text.replace(expansion[0], expansion[0] + " (edited)", 1))
+    elif what == "entity":
+        file = bench_ws.content / "entities" / "initiatives.yaml"
+        file.write_text(file.read_text().replace("is the synthetic initiative of Force 004.",
+                                                 "is the edited initiative of Force 004.", 1))
+    elif what == "template":
+        file = bench_ws.templates / "base.html"
+        file.write_text(file.read_text().replace("</footer>", "<p>edited footer</p></footer>", 1))
+    else:
+        file = bench_ws.content / "submissions" / "bench.yaml"
+        file.write_text(file.read_text() + "\n# an editor's note\n")
+    before = pages_now(bench_ws.out)
+    line = bench_ws.build(monkeypatch)
+    found = BUILT.match(line)
+    assert found, f"expected every page built again, the build said: {line}"
+    after = pages_now(bench_ws.out)
+    assert int(found[1]) == len(after)
+    assert not {rel for rel in after if rel in before and after[rel][0] == before[rel][0]}, "no page may be kept"
+    assert_same_site(bench_ws.out, bench_ws.cold(monkeypatch))
+
+
+# --- the real content: two interface languages, figures, comparison, glossary ------------------------
+
+@pytest.fixture(scope="module")
+def real_ws(tmp_path_factory) -> Workspace:
+    ws = Workspace(tmp_path_factory.mktemp("incremental-real"), CONTENT)
+    with pytest.MonkeyPatch.context() as mp:
+        assert BUILT.match(ws.build(mp))
+    return ws
+
+
+def test_real_site_joint_statement_answers_a_question_with_no_record(real_ws, monkeypatch):
+    """North Wales OPCC gave no answer on resource allocation: a joint statement kept in the police's
+    record turns its page (in both languages) and the force page from "no answer" to "joint"."""
+    file = real_ws.record("policing-in-wales", "north-wales-police", "resource-allocation")
+    pid = re.search(r"  - id: (\S+)\n", file.read_text())[1]
+    edit_paragraph(file, pid, add_joint("north-wales-opcc"))
+    record = Urls("/").record("policing-in-wales", "north-wales-opcc", "resource-allocation")
+    welsh = Urls("/", "cy").record("policing-in-wales", "north-wales-opcc", "resource-allocation")
+    rendered = check_rebuild(real_ws, monkeypatch, [page_of(record), Urls("/", "cy").output_path(welsh),
+                                                    page_of("/forces/north-wales/")], at_most=40)
+    assert page_of("/forces/gwent/") not in rendered
+
+
+def test_real_site_text_and_kind_changed(real_ws, monkeypatch):
+    file = real_ws.record("policing-in-wales", "gwent-police", "strategic-direction")
+    text = file.read_text()
+    heading = re.search(r"  - id: (\S+)\n    kind: heading\n", text)
+    prose = re.search(r"  - id: (\S+)\n    page: \d+\n    text: \|-\n", text)
+    edit_paragraph(file, prose[1], append_to_text(" An edited sentence."))
+    if heading:
+        edit_paragraph(file, heading[1], drop_line("    kind: heading"))
+    check_rebuild(real_ws, monkeypatch, [page_of("/responses/policing-in-wales/gwent-police/strategic-direction/"),
+                                         page_of("/forces/gwent/")], at_most=40)
+
+
+def test_real_site_with_search_indexes_the_edit(real_ws, monkeypatch):
+    """With search, the kept pages are indexed with the rendered ones: the edited words are found."""
+    assert BUILT.match(real_ws.build(monkeypatch, search=True))  # the settings changed: a full build
+    file = real_ws.record("policing-in-wales", "south-wales-opcc", "strategic-direction")
+    pid = re.search(r"  - id: (\S+)\n", file.read_text())[1]
+    edit_paragraph(file, pid, append_to_text(" Zyxwvutsrq incremental."))
+    assert REBUILT.match(real_ws.build(monkeypatch, search=True))
+    from evidence_site.write import bundle_problems
+
+    assert bundle_problems(real_ws.out) == []
+    fragments = [json.loads(gzip.decompress(f.read_bytes())[len(b"pagefind_dcd"):])
+                 for f in (real_ws.out / "pagefind" / "fragment").glob("*.pf_fragment")]
+    found = [f["url"] for f in fragments if "zyxwvutsrq" in f["content"].lower()]
+    assert found == ["/responses/policing-in-wales/south-wales-opcc/strategic-direction/"]
+    cold = real_ws.cold(monkeypatch)
+    assert tree(real_ws.out) == tree(cold)
+
+
+# --- the dependencies against what the pages show -----------------------------------------------------
+
+def test_every_paragraph_a_page_shows_is_in_its_dependencies(site_dir):
+    """Any paragraph a built page links to or holds (``#id`` or ``id="…"``) belongs to a record the
+    page depends on: a template showing evidence that deps.py does not know of fails here."""
+    site = pipeline.load_site(CONTENT)
+    record_of = {p.id: r.path for r in site.records for p in r.paragraphs}
+    pattern = re.compile(r'(?:href="[^"#]*#|id=")([a-z0-9-]+)"')
+    checked = 0
+    for lang in site.config.languages:
+        for rel, page in render.all_pages(site, Urls("/", lang)):
+            needs = deps.page_deps(site, page)
+            html = (site_dir / rel).read_text(encoding="utf-8")
+            shown = {record_of[pid] for pid in pattern.findall(html) if pid in record_of}
+            assert shown <= needs, f"{rel} shows paragraphs of {sorted(shown - needs)}"
+            checked += len(shown)
+    assert checked > 300  # (page, record) pairs seen
+
+
+def test_dependencies_of_each_kind_of_page(site_dir):
+    site = pipeline.load_site(CONTENT)
+    every = {r.path for r in site.records}
+    by_template: dict[str, list[frozenset[str]]] = {}
+    for rel, page in render.all_pages(site, Urls("/")):
+        by_template.setdefault(page.template, []).append(deps.page_deps(site, page))
+    for template in ("search.html", "accessibility.html", "404.html", "entities.html"):
+        assert all(d == frozenset() for d in by_template[template]), template
+    for template in ("home.html", "glossary.html", "figures.html", "compare.html"):
+        assert by_template[template] == [every], template
+    assert all(0 < len(d) <= 3 for d in by_template["record.html"] if d)
+    assert sum(not d for d in by_template["record.html"]) == 1  # North Wales OPCC, resource allocation
+    for forces in by_template["force.html"]:
+        assert 0 < len(forces) < len(every)
