@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Collector
-from .load import LocDict, load_file
+from .load import LocDict
 from .schema import ENTITY_FILES
 
 SINGLE_FILES = {
@@ -26,7 +26,8 @@ REQUIRED = ("site", "forces", "bodies", "questions")
 class RawFile:
     kind: str  # a key of schema.FILE_SCHEMAS
     path: str  # as shown in messages
-    data: LocDict
+    data: LocDict | None  # the loaded YAML; None once digested (see validate.digest)
+    digest: object = None  # validate.Digest: what validation keeps of the file
 
 
 def shown_path(file: Path) -> str:
@@ -56,12 +57,17 @@ def content_files(content: Path) -> list[Path]:
 
 
 def read_content(content: Path, errors: Collector) -> list[RawFile]:
-    """Load every YAML file under ``content``; unknown files are errors so nothing is silently ignored."""
+    """Load every YAML file under ``content``; unknown files are errors so nothing is silently ignored.
+
+    Each file is checked against its schema as it is loaded (``validate.digest``) and only the
+    digest is kept, not the YAML; a large content folder is loaded by several processes at once
+    (``parallel_load``), with the same result and the same messages as one process."""
+    from .parallel_load import load_files  # noqa: PLC0415 - it needs validate, which needs this module
+
     if not content.is_dir():
         errors.add(shown_path(content), 1, 1, "the content folder does not exist")
         return []
-    raw: list[RawFile] = []
-    seen: set[str] = set()
+    jobs: list[tuple[Path, str, str]] = []
     for file in content_files(content):
         rel = file.relative_to(content).as_posix()
         shown = shown_path(file)
@@ -71,10 +77,9 @@ def read_content(content: Path, errors: Collector) -> list[RawFile]:
                        "questions.yaml, glossary.yaml, figures.yaml, comparison.yaml, submissions/*.yaml, "
                        "responses/**/*.yaml or entities/{" + ",".join(ENTITY_FILES) + "}.yaml")
             continue
-        data = load_file(file, shown, errors)
-        if data is not None:
-            raw.append(RawFile(kind, shown, data))
-            seen.add(kind)
+        jobs.append((file, shown, kind))
+    raw = load_files(jobs, errors)
+    seen = {f.kind for f in raw}
     for kind in REQUIRED:
         if kind not in seen and not any(e.path.endswith(f"{kind}.yaml") for e in errors.errors):
             errors.add(shown_path(content / f"{kind}.yaml"), 1, 1, "this required file is missing")

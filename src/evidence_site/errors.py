@@ -69,21 +69,47 @@ def report(errors: list[ContentError], stream, github: bool | None = None) -> No
 
 
 class Collector:
-    """Gathers errors across files, with the offending line's text looked up lazily."""
+    """Gathers errors across files, with the offending line's text looked up lazily.
 
-    def __init__(self) -> None:
+    A file's text is split into lines only when an error needs one, and a content file's text need
+    not be kept at all: ``remember_file`` lets the lines be read again from the file on demand, so
+    a build of thousands of files does not hold them all.
+    """
+
+    def __init__(self, lines: dict | None = None) -> None:
         self.errors: list[ContentError] = []
-        self._lines: dict[str, list[str]] = {}
+        # path -> its lines, its text (split on first use) or the file to read them from
+        self._lines: dict[str, list[str] | str | os.PathLike] = {} if lines is None else lines
 
     def remember(self, path: str, text: str) -> None:
-        self._lines[path] = text.splitlines()
+        self._lines[path] = text
+
+    def remember_file(self, path: str, file: os.PathLike) -> None:
+        """Read ``path``'s lines from ``file`` (a content file already read once) if an error needs
+        them, instead of keeping its text; lines already split for an error are kept."""
+        if not isinstance(self._lines.get(path), list):
+            self._lines[path] = file
+
+    def sub(self) -> Collector:
+        """A collector of its own errors that shares this one's memory of files' lines."""
+        return Collector(self._lines)
+
+    def make(self, path: str, line: int, col: int, message: str) -> ContentError:
+        """The error, with the offending line, without adding it."""
+        lines = self._lines.get(path)
+        if not isinstance(lines, list):
+            if lines is None:
+                lines = _read_lines(path)
+            elif isinstance(lines, str):
+                lines = lines.splitlines()
+            else:
+                lines = _read_content_lines(lines)
+            self._lines[path] = lines
+        source = lines[line - 1] if 0 < line <= len(lines) else ""
+        return ContentError(path, line, col, message, source)
 
     def add(self, path: str, line: int, col: int, message: str) -> None:
-        if path not in self._lines:
-            self._lines[path] = _read_lines(path)
-        lines = self._lines[path]
-        source = lines[line - 1] if 0 < line <= len(lines) else ""
-        self.errors.append(ContentError(path, line, col, message, source))
+        self.errors.append(self.make(path, line, col, message))
 
     def raise_if_any(self) -> None:
         if self.errors:
@@ -100,4 +126,16 @@ def _read_lines(path: str) -> list[str]:
             data = handle.read(1024 * 1024)
     except OSError:
         return []
+    return data.decode("utf-8", "replace").splitlines()
+
+
+def _read_content_lines(file: os.PathLike) -> list[str]:
+    """The lines of a content file as loading read them (a byte-order mark dropped)."""
+    try:
+        with open(file, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return []
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
     return data.decode("utf-8", "replace").splitlines()

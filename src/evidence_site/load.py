@@ -3,6 +3,11 @@
 PyYAML's ``safe_load`` keeps the last of two duplicate keys and expands alias bombs. We build values
 from libyaml's event stream instead (the C parser when present): duplicate keys, anchors, aliases and
 explicit tags are refused, and every mapping and list remembers where its items were written.
+
+Speed matters at scale (100,000 paragraphs): the event loop dispatches on the event's type, a plain
+scalar goes through PyYAML's resolver only when its first character could start a number, a
+true/false or a null, and a mapping keeps the marks libyaml made for its keys and values in one list
+(turned into a ``Mark`` only when a message or a reference asks for one).
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ from .errors import Collector
 
 try:  # libyaml's C parser: several times faster; the pure-Python one is the fallback.
     _Loader: type = yaml.CSafeLoader
+    _Parser: type = yaml._yaml.CParser  # the events alone: CSafeLoader's constructor and resolver unused
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
+    _Parser = yaml.SafeLoader
 
 MAX_BYTES = 1024 * 1024  # the largest real file is 23 KB; a cap bounds the time a hostile file can take
 _TAB_INDENT = re.compile(r"^ *\t", re.MULTILINE)
@@ -32,150 +39,170 @@ class Mark:
     col: int  # 1-based
 
 
-class LocDict(dict):
-    """A mapping that knows where it, its keys and its values were written."""
+def to_mark(m) -> Mark:
+    """A Mark from a stored mark: a Mark already, or libyaml's (0-based line and column)."""
+    if type(m) is Mark:
+        return m
+    return Mark(m.line + 1, m.column + 1)
 
-    __slots__ = ("mark", "key_marks", "value_marks", "path")
+
+# A mark packed into one int (1-based line and column; a file is at most MAX_BYTES characters, so
+# neither exceeds 2**21), for marks kept in bulk or sent between processes.
+PACK_SHIFT = 21
+PACK_MASK = (1 << PACK_SHIFT) - 1
+
+
+def pack(m) -> int:
+    if type(m) is Mark:
+        return m.line << PACK_SHIFT | m.col
+    return (m.line + 1) << PACK_SHIFT | (m.column + 1)
+
+
+def unpack(packed: int) -> Mark:
+    return Mark(packed >> PACK_SHIFT, packed & PACK_MASK)
+
+
+class LocDict(dict):
+    """A mapping that knows where it, its keys and its values were written.
+
+    ``_marks`` holds the mapping's own mark, then each key's and its value's, in insertion order.
+    """
+
+    __slots__ = ("_marks", "path")
 
     def __init__(self, mark: Mark, path: str):
         super().__init__()
-        self.mark = mark
+        self._marks: list = [mark]
         self.path = path
-        self.key_marks: dict[str, Mark] = {}
-        self.value_marks: dict[str, Mark] = {}
+
+    @property
+    def mark(self) -> Mark:
+        return to_mark(self._marks[0])
+
+    def _at(self, key: str, offset: int) -> Mark:
+        if key in self:
+            at = 1 + 2 * list(self).index(key) + offset
+            if at < len(self._marks):
+                return to_mark(self._marks[at])
+        return self.mark
 
     def key_at(self, key: str) -> Mark:
-        return self.key_marks.get(key, self.mark)
+        return self._at(key, 0)
 
     def value_at(self, key: str) -> Mark:
-        return self.value_marks.get(key, self.key_at(key))
+        return self._at(key, 1)
 
 
 class LocList(list):
-    __slots__ = ("mark", "item_marks", "path")
+    """A list that knows where it and each of its items were written (``_marks``: its own, then
+    each item's)."""
+
+    __slots__ = ("_marks", "path")
 
     def __init__(self, mark: Mark, path: str):
         super().__init__()
-        self.mark = mark
+        self._marks: list = [mark]
         self.path = path
-        self.item_marks: list[Mark] = []
+
+    @property
+    def mark(self) -> Mark:
+        return to_mark(self._marks[0])
 
     def item_at(self, index: int) -> Mark:
-        return self.item_marks[index] if index < len(self.item_marks) else self.mark
+        items = len(self._marks) - 1
+        if index < items:
+            return to_mark(self._marks[index + 1 if index >= 0 else index])
+        return self.mark
 
 
 def _mark(event: yaml.Event) -> Mark:
     return Mark(event.start_mark.line + 1, event.start_mark.column + 1)
 
 
+def _resolved(value: str) -> object:
+    """A plain scalar as PyYAML's safe loader reads it, except that a date stays text."""
+    tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
+    if tag == "tag:yaml.org,2002:str":
+        return value
+    if tag == "tag:yaml.org,2002:timestamp":
+        return value  # a date stays text: content never needs datetime objects
+    node = yaml.ScalarNode(tag, value)
+    return _CONSTRUCTOR.construct_object(node)
+
+
+def _could_resolve() -> dict[str, re.Pattern[str]] | None:
+    """For each first character a plain scalar can start with, one pattern matching whatever any of
+    PyYAML's implicit resolvers for it would match: a scalar it does not match is text. None when
+    the resolvers are not of the shape this relies on (then every scalar is resolved)."""
+    table = yaml.resolver.Resolver.yaml_implicit_resolvers
+    if table.get(None) or yaml.resolver.Resolver.yaml_path_resolvers:
+        return None
+    out = {}
+    for first, resolvers in table.items():
+        if not isinstance(first, str) or len(first) > 1:
+            return None
+        parts = []
+        for _, rx in resolvers:
+            if rx.flags & ~(re.VERBOSE | re.UNICODE):
+                return None
+            parts.append(("(?x:%s)" if rx.flags & re.VERBOSE else "(?:%s)") % rx.pattern)
+        out[first] = re.compile("|".join(parts))
+    return out
+
+
+_COULD_RESOLVE = _could_resolve()
+_RESOLVED_CACHE: dict[str, object] = {}
+
+
+def _plain(value: str) -> object:
+    """A plain scalar's value: text unless a resolver claims it (a number, true/false, null)."""
+    if _COULD_RESOLVE is not None:
+        pattern = _COULD_RESOLVE.get(value[:1])
+        if pattern is None or pattern.match(value) is None:
+            return value
+    hit = _RESOLVED_CACHE.get(value, _RESOLVED_CACHE)
+    if hit is not _RESOLVED_CACHE:
+        return hit
+    out = _resolved(value)
+    if len(_RESOLVED_CACHE) > 4096:
+        _RESOLVED_CACHE.clear()
+    _RESOLVED_CACHE[value] = out
+    return out
+
+
 def _scalar(event: yaml.ScalarEvent) -> object:
     if event.style:  # quoted or block scalars are always strings (plain is None or "")
         return event.value
-    tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, (True, False))
-    if tag == "tag:yaml.org,2002:str":
-        return event.value
-    if tag == "tag:yaml.org,2002:timestamp":
-        return event.value  # a date stays text: content never needs datetime objects
-    node = yaml.ScalarNode(tag, event.value)
-    return _CONSTRUCTOR.construct_object(node)
+    return _plain(event.value)
+
+
+_NO_KEY = object()
+_new_dict = dict.__new__
+_new_list = list.__new__
+_ScalarEvent = yaml.ScalarEvent
+_MappingStartEvent = yaml.MappingStartEvent
+_MappingEndEvent = yaml.MappingEndEvent
+_SequenceStartEvent = yaml.SequenceStartEvent
+_SequenceEndEvent = yaml.SequenceEndEvent
+_DocumentStartEvent = yaml.DocumentStartEvent
+_AliasEvent = yaml.AliasEvent
+_StreamEndEvent = yaml.StreamEndEvent
 
 
 def parse_text(text: str, path: str, errors: Collector) -> object | None:
     """Parse one YAML document into LocDict/LocList/scalars, or add errors and return None."""
     errors.remember(path, text)
-    if not text.strip():
+    if not text or text.isspace():
         errors.add(path, 1, 1, "the file is empty; it must hold a YAML mapping")
         return None
-    tab = _TAB_INDENT.search(text)
+    tab = _TAB_INDENT.search(text) if "\t" in text else None
     if tab:
         line = text.count("\n", 0, tab.start()) + 1
         col = tab.end() - tab.start()
         errors.add(path, line, col, "a tab is used for indentation; YAML needs spaces")
         return None
-
-    stack: list[LocDict | LocList] = []
-    pending_key: list[tuple[str, Mark] | None] = []  # per open mapping: the key awaiting a value
-    root: object | None = None
-    documents = 0
-
-    def attach(value: object, mark: Mark) -> bool:
-        nonlocal root
-        if not stack:
-            root = value
-            return True
-        parent = stack[-1]
-        if isinstance(parent, LocList):
-            parent.append(value)
-            parent.item_marks.append(mark)
-            return True
-        key = pending_key[-1]
-        if key is None:  # this value is a key
-            if not isinstance(value, str):
-                errors.add(path, mark.line, mark.col, "mapping keys must be plain text")
-                return False
-            if value in parent:
-                first = parent.key_marks[value]
-                errors.add(
-                    path, mark.line, mark.col,
-                    f"duplicate key '{value}' (first written at line {first.line}); "
-                    "YAML would silently keep only the last one",
-                )
-                return False
-            pending_key[-1] = (value, mark)
-            return True
-        name, key_mark = key
-        parent[name] = value
-        parent.key_marks[name] = key_mark
-        parent.value_marks[name] = mark
-        pending_key[-1] = None
-        return True
-
     try:
-        for event in yaml.parse(text, Loader=_Loader):
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    m = _mark(event)
-                    errors.add(path, m.line, m.col, "only one YAML document per file (remove '---')")
-                    return None
-                continue
-            if isinstance(event, yaml.AliasEvent):
-                m = _mark(event)
-                errors.add(path, m.line, m.col, f"aliases ('*{event.anchor}') are not allowed in content; write the value out")
-                return None
-            if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                m = _mark(event)
-                if event.anchor is not None:
-                    errors.add(path, m.line, m.col, f"anchors ('&{event.anchor}') are not allowed in content; write the value out")
-                    return None
-                explicit_tag = event.tag is not None and not (
-                    isinstance(event, yaml.ScalarEvent) and event.implicit[0] or
-                    not isinstance(event, yaml.ScalarEvent) and event.implicit
-                )
-                if explicit_tag:
-                    tag = event.tag
-                    if tag.startswith("tag:yaml.org,2002:"):
-                        tag = "!!" + tag.removeprefix("tag:yaml.org,2002:")
-                    errors.add(path, m.line, m.col,
-                               f"tags ('{tag}') are not allowed in content; remove '{tag}' and write the plain value")
-                    return None
-                if isinstance(event, yaml.ScalarEvent):
-                    if not attach(_scalar(event), m):
-                        return None
-                elif isinstance(event, yaml.MappingStartEvent):
-                    node: LocDict | LocList = LocDict(m, path)
-                    if not attach(node, m):
-                        return None
-                    stack.append(node)
-                    pending_key.append(None)
-                else:
-                    node = LocList(m, path)
-                    if not attach(node, m):
-                        return None
-                    stack.append(node)
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                if isinstance(stack.pop(), LocDict):
-                    pending_key.pop()
+        return _parse(text, path, errors)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -184,6 +211,97 @@ def parse_text(text: str, path: str, errors: Collector) -> object | None:
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         errors.add(path, 1, 1, f"YAML syntax: {exc}")
         return None
+
+
+def _refuse(event, errors: Collector, path: str, message: str) -> None:
+    m = _mark(event)
+    errors.add(path, m.line, m.col, message)
+
+
+def _tag_message(tag: str) -> str:
+    if tag.startswith("tag:yaml.org,2002:"):
+        tag = "!!" + tag.removeprefix("tag:yaml.org,2002:")
+    return f"tags ('{tag}') are not allowed in content; remove '{tag}' and write the plain value"
+
+
+def _parse(text: str, path: str, errors: Collector) -> object | None:
+    """The event loop. The first event that breaks a rule (or libyaml's first syntax error) ends it
+    with one message; the state of the open mapping or list is kept in locals, not looked up."""
+    get = _Parser(text).get_event
+    stack: list[tuple] = []
+    cur = None  # the open mapping or list (None: the document's top level)
+    in_map = False
+    key = _NO_KEY  # in a mapping: the key awaiting its value
+    marks: list = []
+    root = None
+    documents = 0
+    while True:
+        e = get()
+        t = type(e)
+        if t is _ScalarEvent:
+            if e.anchor is not None:
+                _refuse(e, errors, path, f"anchors ('&{e.anchor}') are not allowed in content; write the value out")
+                return None
+            if e.tag is not None and not e.implicit[0]:
+                _refuse(e, errors, path, _tag_message(e.tag))
+                return None
+            value = e.value if e.style else _plain(e.value)
+            if cur is None:
+                root = value
+            elif not in_map:
+                cur.append(value)
+                marks.append(e.start_mark)
+            elif key is _NO_KEY:
+                if not isinstance(value, str):
+                    _refuse(e, errors, path, "mapping keys must be plain text")
+                    return None
+                if value in cur:
+                    first = cur.key_at(value)
+                    _refuse(e, errors, path, f"duplicate key '{value}' (first written at line {first.line}); "
+                                             "YAML would silently keep only the last one")
+                    return None
+                key = value
+                marks.append(e.start_mark)
+            else:
+                cur[key] = value
+                marks.append(e.start_mark)
+                key = _NO_KEY
+        elif t is _MappingEndEvent or t is _SequenceEndEvent:
+            cur, in_map, key, marks = stack.pop()
+        elif t is _MappingStartEvent or t is _SequenceStartEvent:
+            if e.anchor is not None:
+                _refuse(e, errors, path, f"anchors ('&{e.anchor}') are not allowed in content; write the value out")
+                return None
+            if e.tag is not None and not e.implicit:
+                _refuse(e, errors, path, _tag_message(e.tag))
+                return None
+            mapping = t is _MappingStartEvent
+            node = _new_dict(LocDict) if mapping else _new_list(LocList)
+            node._marks = [e.start_mark]
+            node.path = path
+            if cur is None:
+                root = node
+            elif not in_map:
+                cur.append(node)
+                marks.append(e.start_mark)
+            elif key is _NO_KEY:
+                _refuse(e, errors, path, "mapping keys must be plain text")
+                return None
+            else:
+                cur[key] = node
+                marks.append(e.start_mark)
+            stack.append((cur, in_map, _NO_KEY, marks))
+            cur, in_map, key, marks = node, mapping, _NO_KEY, node._marks
+        elif t is _DocumentStartEvent:
+            documents += 1
+            if documents > 1:
+                _refuse(e, errors, path, "only one YAML document per file (remove '---')")
+                return None
+        elif t is _AliasEvent:
+            _refuse(e, errors, path, f"aliases ('*{e.anchor}') are not allowed in content; write the value out")
+            return None
+        elif t is _StreamEndEvent or e is None:
+            break
     if root is None:
         errors.add(path, 1, 1, "the file holds no value; it must hold a YAML mapping")
     return root
@@ -260,6 +378,7 @@ def load_file(file: Path, shown: str, errors: Collector) -> LocDict | None:
     if text is None:
         return None
     value = parse_text(text, shown, errors)
+    errors.remember_file(shown, file)  # its lines are read again only if a message needs one
     if value is None:
         return None
     if not isinstance(value, LocDict):

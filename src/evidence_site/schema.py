@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from .errors import Collector
-from .load import LocDict, LocList, Mark, type_name
+from .load import LocDict, LocList, Mark, to_mark, type_name
 
 ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _ID_RE = re.compile(ID_PATTERN)
@@ -227,89 +227,153 @@ def check(value: object, schema: Schema, errors: Collector, refs: list[Ref], ids
     """
     if not isinstance(value, LocDict):
         return False
-    ok = True
+    found_refs: list[tuple[str, str, object]] = []
+    found_ids: list[tuple[str, str, object]] = []
+    ok = check_marks(value, schema, errors, found_refs, found_ids)
     path = value.path
-    names = [f.name for f in schema.fields]
-    for key in value:
-        if schema.field(key) is None:
-            m = value.key_at(key)
-            errors.add(path, m.line, m.col,
-                       f"unknown key '{key}' in a {schema.name}{did_you_mean(key, names)}")
-            ok = False
-    for f in schema.fields:
-        if f.name not in value:
-            if f.required:
-                m = value.mark
-                errors.add(path, m.line, m.col, f"{schema.name} is missing required key '{f.name}'")
-                ok = False
-            continue
-        ok &= _check_value(value[f.name], f, value.value_at(f.name), path, schema, errors, refs, ids)
+    refs.extend(Ref(kind, v, path, to_mark(m)) for kind, v, m in found_refs)
+    ids.extend((name, v, to_mark(m)) for name, v, m in found_ids)
     return ok
 
 
-def _check_value(v, f: Field, mark: Mark, path: str, owner: Schema, errors: Collector,
-                 refs: list[Ref], ids: list[tuple[str, str, Mark]]) -> bool:
-    where = f"'{f.name}'" if f.name else f"an item of a list in a {owner.name}"
+# Field types, as small ints for the checker's dispatch.
+_TEXT, _INT, _BOOL, _LIST, _OBJECT = range(5)
+_KINDS = {"str": _TEXT, "text": _TEXT, "url": _TEXT, "id": _TEXT, "ref": _TEXT, "int": _INT, "bool": _BOOL,
+          "list": _LIST, "object": _OBJECT}
+# Per schema: its fields by name, the required ones, and per field what the checker needs.
+_PLANS: dict[int, tuple] = {}
 
-    def bad(msg: str) -> bool:
-        errors.add(path, mark.line, mark.col, msg)
-        return False
 
-    if f.type in ("str", "text", "url", "id", "ref"):
-        if not isinstance(v, str) or isinstance(v, bool):
-            # YAML reads 318, 1.5, yes and no as numbers or true/false: quoting keeps them text.
-            hint = "; put the value in quotes" if isinstance(v, (int, float)) else ""
-            if hint and f.name:
-                hint += f", e.g. {f.name}: \"{v}\"" if isinstance(v, int) and not isinstance(v, bool) else ""
-            return bad(f"{where} must be text, not {type_name(v)}{hint}")
-        if not v.strip():
-            return bad(f"{where} is empty")
-        if f.type in ("id", "ref") and not _ID_RE.match(v):
-            fixed = re.sub(r"[^a-z0-9]+", "-", v.lower()).strip("-")
-            hint = f" (did you mean '{fixed}'?)" if fixed else ""
-            return bad(f"{where} must be an id of lower-case letters, digits and single hyphens, "
-                       f"not '{v}'{hint}")
-        if f.type == "url" and not _URL_RE.match(v):
-            return bad(f"{where} '{v}' is not an address a reader can safely follow: write it in full, "
-                       "starting https://, http:// or mailto:, with no spaces, quotes or angle brackets")
+def _plan(schema: Schema) -> tuple:
+    plan = _PLANS.get(id(schema))
+    if plan is None or plan[0] is not schema:
+        by_name = {f.name: (f, _KINDS.get(f.type, -1)) for f in schema.fields}
+        required = tuple(f for f in schema.fields if f.required)
+        plan = _PLANS[id(schema)] = (schema, by_name, required, [f.name for f in schema.fields])
+    return plan
+
+
+def check_marks(value: LocDict, schema: Schema, errors: Collector, refs: list, ids: list) -> bool:
+    """``check`` for the loader's own use: a reference is appended as (kind, value, mark) and an id
+    as (schema name, id, mark), the mark as the mapping keeps it (see load.to_mark)."""
+    _, by_name, required, names = _plan(schema)
+    ok = True
+    path = value.path
+    marks = value._marks
+    n_marks = len(marks)
+    at = 2
+    for key, v in value.items():
+        spec = by_name.get(key)
+        if spec is None:
+            m = to_mark(marks[at - 1]) if at - 1 < n_marks else value.mark
+            errors.add(path, m.line, m.col, f"unknown key '{key}' in a {schema.name}{did_you_mean(key, names)}")
+            ok = False
+        elif not _value(v, spec[0], spec[1], marks[at] if at < n_marks else marks[at - 1 if at - 1 < n_marks else 0],
+                        path, schema, errors, refs, ids):
+            ok = False
+        at += 2
+    for f in required:
+        if f.name not in value:
+            m = value.mark
+            errors.add(path, m.line, m.col, f"{schema.name} is missing required key '{f.name}'")
+            ok = False
+    return ok
+
+
+def _value(v, f: Field, kind: int, mark, path: str, owner: Schema, errors: Collector, refs: list,
+           ids: list) -> bool:
+    """One value against its field; the fast paths first, every message as ``_bad`` words it."""
+    if kind == _TEXT:
+        if type(v) is not str and (not isinstance(v, str) or isinstance(v, bool)):
+            return _bad(v, f, mark, path, owner, errors, "type")
+        if not v or v.isspace():
+            return _bad(v, f, mark, path, owner, errors, "empty")
+        t = f.type
+        if t == "id" or t == "ref":
+            if not _ID_RE.match(v):
+                return _bad(v, f, mark, path, owner, errors, "id")
+        elif t == "url" and not _URL_RE.match(v):
+            return _bad(v, f, mark, path, owner, errors, "url")
         if f.enum and v not in f.enum:
-            return bad(f"{where} must be one of {', '.join(f.enum)}, not '{v}'{did_you_mean(v, f.enum)}")
-        if f.type == "id":
+            return _bad(v, f, mark, path, owner, errors, "enum")
+        if t == "id":
             ids.append((owner.name, v, mark))
-        if f.type == "ref" and f.ref:
-            refs.append(Ref(f.ref, v, path, mark))
+        elif t == "ref" and f.ref:
+            refs.append((f.ref, v, mark))
         return True
-    if f.type == "int":
-        if not isinstance(v, int) or isinstance(v, bool):
-            return bad(f"{where} must be a whole number, not {type_name(v)}")
+    if kind == _INT:
+        if type(v) is not int and (not isinstance(v, int) or isinstance(v, bool)):
+            return _bad(v, f, mark, path, owner, errors, "int")
         if f.minimum is not None and v < f.minimum:
-            return bad(f"{where} must be at least {f.minimum}")
+            return _bad(v, f, mark, path, owner, errors, "minimum")
         return True
-    if f.type == "bool":
+    if kind == _BOOL:
         if not isinstance(v, bool):
-            return bad(f"{where} must be true or false, not {type_name(v)}")
+            return _bad(v, f, mark, path, owner, errors, "bool")
         return True
-    if f.type == "list":
+    if kind == _LIST:
         if not isinstance(v, LocList):
-            return bad(f"{where} must be a list, not {type_name(v)}")
+            return _bad(v, f, mark, path, owner, errors, "list")
         ok = True
-        for i, item in enumerate(v):
-            im = v.item_at(i)
-            if isinstance(f.items, Schema):
-                if not isinstance(item, LocDict):
-                    errors.add(path, im.line, im.col,
-                               f"each item of '{f.name}' must be a mapping ({f.items.name}), not {type_name(item)}")
-                    ok = False
+        item_marks = v._marks
+        n_marks = len(item_marks)
+        items = f.items
+        if isinstance(items, Schema):
+            for i, item in enumerate(v, 1):
+                if isinstance(item, LocDict):
+                    if not check_marks(item, items, errors, refs, ids):
+                        ok = False
                 else:
-                    ok &= check(item, f.items, errors, refs, ids)
-            elif isinstance(f.items, Field):
-                ok &= _check_value(item, f.items, im, path, owner, errors, refs, ids)
+                    im = to_mark(item_marks[i] if i < n_marks else item_marks[0])
+                    errors.add(path, im.line, im.col,
+                               f"each item of '{f.name}' must be a mapping ({items.name}), not {type_name(item)}")
+                    ok = False
+        elif isinstance(items, Field):
+            item_kind = _KINDS.get(items.type, -1)
+            for i, item in enumerate(v, 1):
+                if not _value(item, items, item_kind, item_marks[i] if i < n_marks else item_marks[0], path, owner,
+                              errors, refs, ids):
+                    ok = False
         return ok
-    if f.type == "object" and f.schema:
+    if kind == _OBJECT and f.schema:
         if not isinstance(v, LocDict):
-            return bad(f"{where} must be a mapping, not {type_name(v)}")
-        return check(v, f.schema, errors, refs, ids)
+            return _bad(v, f, mark, path, owner, errors, "mapping")
+        return check_marks(v, f.schema, errors, refs, ids)
     raise AssertionError(f"unknown field type {f.type}")  # pragma: no cover - schema bug
+
+
+def _bad(v, f: Field, mark, path: str, owner: Schema, errors: Collector, why: str) -> bool:
+    where = f"'{f.name}'" if f.name else f"an item of a list in a {owner.name}"
+    if why == "type":
+        # YAML reads 318, 1.5, yes and no as numbers or true/false: quoting keeps them text.
+        hint = "; put the value in quotes" if isinstance(v, (int, float)) else ""
+        if hint and f.name:
+            hint += f", e.g. {f.name}: \"{v}\"" if isinstance(v, int) and not isinstance(v, bool) else ""
+        msg = f"{where} must be text, not {type_name(v)}{hint}"
+    elif why == "empty":
+        msg = f"{where} is empty"
+    elif why == "id":
+        fixed = re.sub(r"[^a-z0-9]+", "-", v.lower()).strip("-")
+        hint = f" (did you mean '{fixed}'?)" if fixed else ""
+        msg = f"{where} must be an id of lower-case letters, digits and single hyphens, not '{v}'{hint}"
+    elif why == "url":
+        msg = (f"{where} '{v}' is not an address a reader can safely follow: write it in full, "
+               "starting https://, http:// or mailto:, with no spaces, quotes or angle brackets")
+    elif why == "enum":
+        msg = f"{where} must be one of {', '.join(f.enum)}, not '{v}'{did_you_mean(v, f.enum)}"
+    elif why == "int":
+        msg = f"{where} must be a whole number, not {type_name(v)}"
+    elif why == "minimum":
+        msg = f"{where} must be at least {f.minimum}"
+    elif why == "bool":
+        msg = f"{where} must be true or false, not {type_name(v)}"
+    elif why == "list":
+        msg = f"{where} must be a list, not {type_name(v)}"
+    else:
+        msg = f"{where} must be a mapping, not {type_name(v)}"
+    m = to_mark(mark)
+    errors.add(path, m.line, m.col, msg)
+    return False
 
 
 # --- JSON Schema generation -------------------------------------------------------------------

@@ -3,22 +3,28 @@
 Per-file shape comes from ``schema.py``; this stage adds what needs all the files at once:
 unique ids, references that resolve, each paragraph placed once in its submission's sequence,
 mentions that occur in their paragraph, figures whose value is in the paragraph they cite.
+
+It runs in two steps, so the first can run file by file in worker processes (``content.py``) and
+the loaded YAML need not outlive its file: ``digest`` checks one file against its schema and keeps
+only what the rest needs (its ids and references with packed marks, its part of the model as plain
+values, and the per-paragraph findings); ``combine`` checks across files and builds the ``Site``.
 """
 
 from __future__ import annotations
 
 import re
+from array import array
 from collections import Counter, defaultdict
 
 from . import markdown
 from .content import RawFile
-from .errors import Collector
-from .load import LocDict, LocList, Mark
+from .errors import ContentError, Collector
+from .load import LocDict, LocList, Mark, pack, unpack
 from .model import (
     Acronym, Address, Body, Cell, Entity, Figure, Force, Mention, Paragraph, Question, Record, Site,
     SiteConfig, Submission, Topic,
 )
-from .schema import ENTITY_FILES, FILE_SCHEMAS, Ref, check, did_you_mean
+from .schema import ENTITY_FILES, FILE_SCHEMAS, check_marks, did_you_mean
 
 # Which id namespace each schema's ids live in, and which namespace a reference points into.
 ID_SPACE = {"paragraph": "paragraph", "entity": "entity", "force": "force", "body": "body",
@@ -27,18 +33,67 @@ ID_SPACE = {"paragraph": "paragraph", "entity": "entity", "force": "force", "bod
 NOUN = {"paragraph": "paragraph", "entity": "entity", "force": "force", "body": "body",
         "question": "question", "submission": "submission"}
 
+# Set in a loading worker process: paragraphs carry the Markdown facts the worker found, so the
+# parent (and the page workers it forks later) need not parse the texts again.
+SHIP_FACTS = False
 
-class _Ids:
-    def __init__(self) -> None:
-        self.where: dict[str, dict[str, tuple[str, Mark]]] = defaultdict(dict)
 
-    def add(self, space: str, ident: str, path: str, mark: Mark, errors: Collector) -> None:
-        first = self.where[space].get(ident)
-        if first:
-            errors.add(path, mark.line, mark.col,
-                       f"duplicate {space} id '{ident}' (first used at {first[0]}:{first[1].line})")
-        else:
-            self.where[space][ident] = (path, mark)
+class Digest:
+    """What validation keeps of one file once its YAML is checked (see the module's docstring).
+
+    ``ids`` and ``refs`` map an id space (a reference's kind) to the ids (values) in file order and
+    their packed marks (``load.pack``); ``data`` is the file's part of the model, None when the file
+    does not meet its schema; ``errors`` its schema errors, ``deferred`` what the per-paragraph
+    checks found (reported only once everything else is sound, as before the split)."""
+
+    __slots__ = ("kind", "path", "ok", "errors", "ids", "refs", "data", "deferred")
+
+    def __init__(self, kind: str, path: str) -> None:
+        self.kind = kind
+        self.path = path
+        self.ok = False
+        self.errors: list[ContentError] = []
+        self.ids: dict[str, tuple[list[str], array]] = {}
+        self.refs: dict[str, tuple[list[str], array]] = {}
+        self.data = None
+        self.deferred: list[ContentError] = []
+
+    def __getstate__(self):
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setstate__(self, state) -> None:
+        for name, value in zip(self.__slots__, state):
+            setattr(self, name, value)
+
+
+def _grouped(found: list[tuple[str, str, object]]) -> dict[str, tuple[list[str], array]]:
+    out: dict[str, tuple[list[str], array]] = {}
+    for space, value, mark in found:
+        group = out.get(space)
+        if group is None:
+            group = out[space] = ([], array("q"))
+        group[0].append(value)
+        group[1].append(pack(mark))
+    return out
+
+
+def digest(f: RawFile, errors: Collector) -> Digest:
+    """Check one loaded file against its schema and keep what ``combine`` needs of it."""
+    if f.digest is not None:
+        return f.digest
+    out = Digest(f.kind, f.path)
+    sub = errors.sub()
+    refs: list[tuple[str, str, object]] = []
+    ids: list[tuple[str, str, object]] = []
+    out.ok = check_marks(f.data, FILE_SCHEMAS[f.kind], sub, refs, ids)
+    out.errors = sub.errors
+    out.refs = _grouped(refs)
+    out.ids = _grouped([(ID_SPACE.get(name, name), ident, mark) for name, ident, mark in ids])
+    if out.ok:
+        found = errors.sub()
+        out.data = _extract(f.kind, f.path, f.data, found)
+        out.deferred = found.errors
+    return out
 
 
 def validate(raw: list[RawFile], errors: Collector) -> Site | None:
@@ -49,38 +104,15 @@ def validate(raw: list[RawFile], errors: Collector) -> Site | None:
     an unreadable file would otherwise be reported as unknown everywhere it is used.
     """
     all_loaded = not errors.errors
-    ok_files: list[RawFile] = []
-    refs: list[Ref] = []
-    ids = _Ids()
-    for f in raw:
-        file_ids: list[tuple[str, str, Mark]] = []
-        file_refs: list[Ref] = []
-        if check(f.data, FILE_SCHEMAS[f.kind], errors, file_refs, file_ids):
-            ok_files.append(f)
-        refs.extend(file_refs)
-        for schema_name, ident, mark in file_ids:
-            ids.add(ID_SPACE.get(schema_name, schema_name), ident, f.path, mark, errors)
-    if not all_loaded:
-        return None
-    for ref in refs:
-        known = ids.where.get(ref.kind, {})
-        if ref.value not in known:
-            errors.add(ref.path, ref.mark.line, ref.mark.col,
-                       f"unknown {NOUN.get(ref.kind, ref.kind)} '{ref.value}'{did_you_mean(ref.value, known)}")
-    if errors.errors:
-        return None
-    site = _build(ok_files, errors)
-    if site is not None:
-        _check_site(site, ok_files, errors)
-    return None if errors.errors else site
+    return combine([digest(f, errors) for f in raw], all_loaded, errors)
 
 
-def _opt(d: LocDict, key: str):
-    return d.get(key)
+# --- one file's part of the model ----------------------------------------------------------------
 
-
-def _paragraphs(items: LocList, submission: str, body: str | None, question: str | None) -> tuple[Paragraph, ...]:
-    out = []
+def _paragraph_rows(items: LocList, path: str, body: str | None, intro: bool, found: Collector) -> tuple:
+    """Each paragraph as a plain row (id, kind, page, page_end, text, joint_with, mentions as (entity,
+    text) pairs, number, Markdown facts or None), with its own checks' findings added to ``found``."""
+    rows = []
     number = 0
     for p in items:
         kind = p.get("kind", "prose")
@@ -88,65 +120,181 @@ def _paragraphs(items: LocList, submission: str, body: str | None, question: str
         if kind != "heading":
             number += 1
             num = number
-        out.append(Paragraph(
-            id=p["id"], kind=kind, page=p["page"], page_end=p.get("page_end"), text=p["text"],
-            joint_with=tuple(p.get("joint_with", ())),
-            mentions=tuple(Mention(m["entity"], m["text"]) for m in p.get("mentions", ())),
-            submission=submission, body=body, question=question, number=num,
-        ))
-    return tuple(out)
+        text = p["text"]
+        page = p["page"]
+        page_end = p.get("page_end")
+        joint_with = tuple(p.get("joint_with", ()))
+        raw_mentions = p.get("mentions", ())
+        mentions = tuple((m["entity"], m["text"]) for m in raw_mentions)
+        facts = _paragraph_checks(p, path, text, page, page_end, body, joint_with, raw_mentions, mentions, intro,
+                                  found)
+        rows.append((p["id"], kind, page, page_end, text, joint_with, mentions, num, facts))
+    return tuple(rows)
 
 
-def _build(files: list[RawFile], errors: Collector) -> Site | None:
-    by_kind: dict[str, list[RawFile]] = defaultdict(list)
-    for f in files:
-        by_kind[f.kind].append(f)
-    site_raw = by_kind["site"][0].data if by_kind["site"] else None
-    if site_raw is None:
-        return None
-    languages = tuple(dict.fromkeys(["en", *site_raw.get("languages", ())]))  # English always, first
-    config = SiteConfig(site_raw["title"], site_raw["site_url"], site_raw.get("contact_email"),
-                        site_raw.get("contact_url"), languages)
-    forces = tuple(Force(x["id"], x["name"], x["name_cy"]) for f in by_kind["forces"] for x in f.data["forces"])
-    bodies = tuple(Body(x["id"], x["name"], x["force"], x["kind"]) for f in by_kind["bodies"] for x in f.data["bodies"])
-    questions = tuple(sorted(
-        (Question(x["id"], x["number"], x["title"], x["text"]) for f in by_kind["questions"] for x in f.data["questions"]),
-        key=lambda q: q.number))
-    submissions = []
-    for f in by_kind["submission"]:
-        d = f.data
-        submissions.append(Submission(
+def _paragraph_checks(p: LocDict, path: str, text: str, page: int, page_end, body, joint_with, raw_mentions,
+                      mentions, intro: bool, found: Collector):
+    """What one paragraph must meet on its own (page order, links, mentions in its text). Returns
+    the text's Markdown facts when this process parsed it and a parent is waiting for them."""
+
+    def at(key: str, message: str) -> None:
+        m = p.value_at(key) if key in p else p.mark
+        found.errors.append(found.make(path, m.line, m.col, message))
+
+    if page_end is not None and page_end <= page:
+        at("page_end", f"page_end {page_end} must come after page {page}")
+    if body and body in joint_with:
+        at("joint_with", f"joint_with names the record's own body '{body}'")
+    parsed = markdown.parsed_count()
+    for url in markdown.refused_links(text):
+        at("text", f"link to '{url}' is not allowed: only http(s), mailto and site links are")
+    missing = markdown.unmatched_mentions(text, [t for _, t in mentions])
+    for i, (_, words) in enumerate(mentions):
+        if words in missing:
+            mm = raw_mentions[i].value_at("text")
+            found.errors.append(found.make(
+                path, mm.line, mm.col, f"mention text '{words}' does not occur in the paragraph's text as plain "
+                "words (outside bold marks and links); copy the words exactly"))
+    if len(mentions) > 1:
+        counts = Counter(entity for entity, _ in mentions)
+        for ent, n in counts.items():
+            if n > 1:
+                at("mentions", f"entity '{ent}' is mentioned {n} times in one paragraph; list it once")
+    if intro and (joint_with or mentions):
+        at("id", "introduction paragraphs belong to the whole response: no joint_with or mentions")
+    if SHIP_FACTS and markdown.parsed_count() != parsed:
+        return markdown.facts_of((text,)).get(text)
+    return None
+
+
+def _extract(kind: str, path: str, d: LocDict, found: Collector):
+    """The file's part of the model, as model objects or, for the many paragraphs, plain rows."""
+    if kind == "site":
+        languages = tuple(dict.fromkeys(["en", *d.get("languages", ())]))  # English always, first
+        return SiteConfig(d["title"], d["site_url"], d.get("contact_email"), d.get("contact_url"), languages)
+    if kind == "forces":
+        return tuple(Force(x["id"], x["name"], x["name_cy"]) for x in d["forces"])
+    if kind == "bodies":
+        return tuple(Body(x["id"], x["name"], x["force"], x["kind"]) for x in d["bodies"])
+    if kind == "questions":
+        return tuple(Question(x["id"], x["number"], x["title"], x["text"]) for x in d["questions"])
+    if kind == "submission":
+        intro = d.get("introduction", LocList(d.mark, path))
+        sub = Submission(
             id=d["id"], title=d["title"], author=d["author"], author_cy=d.get("author_cy"),
             committee=d["committee"], committee_cy=d.get("committee_cy"), inquiry=d["inquiry"],
             inquiry_cy=d.get("inquiry_cy"), language=d["language"], bodies=tuple(d["bodies"]),
             questions=tuple(d["questions"]),
-            introduction=_paragraphs(d.get("introduction", LocList(d.mark, f.path)), d["id"], None, None),
+            introduction=_paragraphs(_paragraph_rows(intro, path, None, True, found), d["id"], None, None, {}),
             sequence=tuple(d["sequence"]),
-        ))
+        )
+        seq = d["sequence"]
+        return sub, array("q", [pack(m) for m in seq._marks])
+    if kind == "record":
+        rows = _paragraph_rows(d["paragraphs"], path, d["body"], False, found)
+        return (d["submission"], d["body"], d["question"], rows,
+                pack(d.mark), pack(d.value_at("body")), pack(d.value_at("question")))
+    if kind in ENTITY_FILES:
+        type_name = ENTITY_FILES[kind]
+        return tuple((Entity(
+            id=x["id"], type=type_name, name=x["name"], kind=x["kind"], forces=tuple(x.get("forces", ())),
+            addresses=tuple(Address(a["text"], a.get("url")) for a in x.get("addresses", ())),
+            summary=x["summary"], summary_cy=x.get("summary_cy"), sources=tuple(x["sources"]),
+            summary_cy_reviewed=bool(x.get("summary_cy_reviewed", False)),
+        ), pack(x.value_at("id"))) for x in d[kind])
+    if kind == "glossary":
+        return tuple((Acronym(x["id"], x["term"], x["expansion"], x["source"], x.get("expansion_cy"),
+                              bool(x.get("expansion_cy_reviewed", False))), pack(x.value_at("term")))
+                     for x in d["acronyms"])
+    if kind == "figures":
+        return tuple((Figure(x["id"], x["value"], x["counts"], x.get("period"), x["body"], x["paragraph"]),
+                      pack(x.value_at("value")), pack(x.value_at("body"))) for x in d["figures"])
+    if kind == "comparison":
+        return tuple(Topic(x["id"], x["title"], tuple(
+            Cell(c["force"], c.get("answer"), c.get("answer_cy"), tuple(c.get("sources", ())),
+                 bool(c.get("answer_cy_reviewed", False))) for c in x["cells"]))
+            for x in d["topics"])
+    raise AssertionError(f"unknown content kind {kind}")  # pragma: no cover - content.classify's kinds
+
+
+def _paragraphs(rows: tuple, submission: str, body: str | None, question: str | None,
+                facts: dict[str, tuple]) -> tuple[Paragraph, ...]:
+    """Model paragraphs from ``_paragraph_rows``; Markdown facts a worker sent go into ``facts``."""
+    out = []
+    for pid, kind, page, page_end, text, joint_with, mentions, number, found in rows:
+        if found is not None:
+            facts[text] = found
+        out.append(Paragraph(pid, kind, page, page_end, text, joint_with,
+                             tuple(Mention(entity, words) for entity, words in mentions) if mentions else (),
+                             submission, body, question, number))
+    return tuple(out)
+
+
+# --- across files ----------------------------------------------------------------------------------
+
+def _first_mark(d: Digest, space: str, ident: str) -> Mark:
+    names, marks = d.ids[space]
+    return unpack(marks[names.index(ident)])
+
+
+def combine(digests: list[Digest], all_loaded: bool, errors: Collector) -> Site | None:
+    """Check across files and build the model from every file's digest (in content order)."""
+    where: dict[str, dict[str, int]] = defaultdict(dict)  # id space -> id -> index of its file
+    for i, d in enumerate(digests):
+        errors.errors.extend(d.errors)
+        for space, (names, marks) in d.ids.items():
+            known = where[space]
+            for ident, packed in zip(names, marks):
+                first = known.get(ident)
+                if first is None:
+                    known[ident] = i
+                    continue
+                other = digests[first]
+                m = unpack(packed)
+                errors.add(d.path, m.line, m.col, f"duplicate {space} id '{ident}' (first used at {other.path}:"
+                                                  f"{_first_mark(other, space, ident).line})")
+    if not all_loaded:
+        return None
+    for d in digests:
+        for kind, (values, marks) in d.refs.items():
+            known = where.get(kind, {})
+            for value, packed in zip(values, marks):
+                if value not in known:
+                    m = unpack(packed)
+                    errors.add(d.path, m.line, m.col,
+                               f"unknown {NOUN.get(kind, kind)} '{value}'{did_you_mean(value, known)}")
+    if errors.errors:
+        return None
+    ok = [d for d in digests if d.ok]
+    site = _build(ok)
+    if site is not None:
+        _check_site(site, ok, where, digests, errors)
+    return None if errors.errors else site
+
+
+def _build(files: list[Digest]) -> Site | None:
+    by_kind: dict[str, list[Digest]] = defaultdict(list)
+    for f in files:
+        by_kind[f.kind].append(f)
+    if not by_kind["site"]:
+        return None
+    config = by_kind["site"][0].data
+    forces = tuple(x for f in by_kind["forces"] for x in f.data)
+    bodies = tuple(x for f in by_kind["bodies"] for x in f.data)
+    questions = tuple(sorted((x for f in by_kind["questions"] for x in f.data), key=lambda q: q.number))
+    submissions = [f.data[0] for f in by_kind["submission"]]
+    facts: dict[str, tuple] = {}
     records = []
     for f in by_kind["record"]:
-        d = f.data
-        records.append(Record(d["submission"], d["body"], d["question"],
-                              _paragraphs(d["paragraphs"], d["submission"], d["body"], d["question"]), f.path))
-    entities = []
-    for type_key, type_name in ENTITY_FILES.items():
-        for f in by_kind[type_key]:
-            for x in f.data[type_key]:
-                entities.append(Entity(
-                    id=x["id"], type=type_name, name=x["name"], kind=x["kind"], forces=tuple(x.get("forces", ())),
-                    addresses=tuple(Address(a["text"], a.get("url")) for a in x.get("addresses", ())),
-                    summary=x["summary"], summary_cy=x.get("summary_cy"), sources=tuple(x["sources"]),
-                    summary_cy_reviewed=bool(x.get("summary_cy_reviewed", False)),
-                ))
-    acronyms = tuple(Acronym(x["id"], x["term"], x["expansion"], x["source"], x.get("expansion_cy"),
-                             bool(x.get("expansion_cy_reviewed", False)))
-                     for f in by_kind["glossary"] for x in f.data["acronyms"])
-    figures = tuple(Figure(x["id"], x["value"], x["counts"], x.get("period"), x["body"], x["paragraph"])
-                    for f in by_kind["figures"] for x in f.data["figures"])
-    topics = tuple(Topic(x["id"], x["title"], tuple(
-        Cell(c["force"], c.get("answer"), c.get("answer_cy"), tuple(c.get("sources", ())),
-             bool(c.get("answer_cy_reviewed", False))) for c in x["cells"]))
-        for f in by_kind["comparison"] for x in f.data["topics"])
+        submission, body, question, rows = f.data[:4]
+        records.append(Record(submission, body, question, _paragraphs(rows, submission, body, question, facts),
+                              f.path))
+    if facts:  # parsed by a worker: known here too, as if parsed here
+        markdown.remember_facts(facts)
+    entities = [e for type_key in ENTITY_FILES for f in by_kind[type_key] for e, _ in f.data]
+    acronyms = tuple(a for f in by_kind["glossary"] for a, _ in f.data)
+    figures = tuple(x for f in by_kind["figures"] for x, _, _ in f.data)
+    topics = tuple(x for f in by_kind["comparison"] for x in f.data)
     return Site(
         config=config, forces=forces, bodies=bodies, questions=questions,
         submissions=tuple(sorted(submissions, key=lambda s: s.id)),
@@ -157,134 +305,93 @@ def _build(files: list[RawFile], errors: Collector) -> Site | None:
     )
 
 
-def _paragraph_marks(files: list[RawFile]) -> dict[str, tuple[str, LocDict]]:
-    out: dict[str, tuple[str, LocDict]] = {}
-    for f in files:
-        if f.kind == "record":
-            items = f.data["paragraphs"]
-        elif f.kind == "submission":
-            items = f.data.get("introduction", [])
-        else:
-            continue
-        for p in items:
-            out[p["id"]] = (f.path, p)
-    return out
-
-
-def _check_site(site: Site, files: list[RawFile], errors: Collector) -> None:
-    raw_par = _paragraph_marks(files)
+def _check_site(site: Site, files: list[Digest], where: dict[str, dict[str, int]], digests: list[Digest],
+                errors: Collector) -> None:
     record_files = {f.path: f.data for f in files if f.kind == "record"}
-    sub_files = {f.data["id"]: f for f in files if f.kind == "submission"}
+    sub_files = {f.data[0].id: f for f in files if f.kind == "submission"}
 
-    def at(pid: str, key: str, message: str) -> None:
-        path, d = raw_par[pid]
-        m = d.value_at(key) if key in d else d.mark
+    def add(path: str, packed: int, message: str) -> None:
+        m = unpack(packed)
         errors.add(path, m.line, m.col, message)
 
     # One record per body, question and submission; the body and question belong to the submission.
     seen: dict[tuple[str, str, str], str] = {}
+    by_submission: dict[str, list[Record]] = defaultdict(list)
     for r in site.records:
-        d = record_files[r.path]
+        by_submission[r.submission].append(r)
+        _, _, _, _, root, body_mark, question_mark = record_files[r.path]
         key = (r.submission, r.body, r.question)
         if key in seen:
-            errors.add(r.path, d.mark.line, d.mark.col,
-                       f"a second record for {r.body} answering {r.question} (the first is {seen[key]})")
+            add(r.path, root, f"a second record for {r.body} answering {r.question} (the first is {seen[key]})")
         seen[key] = r.path
         sub = site.submission_by_id[r.submission]
-        for field_name, value, allowed in (("body", r.body, sub.bodies), ("question", r.question, sub.questions)):
+        for field_name, value, allowed, mark in (("body", r.body, sub.bodies, body_mark),
+                                                 ("question", r.question, sub.questions, question_mark)):
             if value not in allowed:
-                m = d.value_at(field_name)
-                errors.add(r.path, m.line, m.col,
-                           f"{field_name} '{value}' is not listed in submission '{sub.id}' ({sub_files[sub.id].path})")
+                add(r.path, mark, f"{field_name} '{value}' is not listed in submission '{sub.id}' "
+                                  f"({sub_files[sub.id].path})")
         if not r.paragraphs:
-            errors.add(r.path, d.mark.line, d.mark.col,
-                       "the record has no paragraphs; delete the file if the body gave no answer")
+            add(r.path, root, "the record has no paragraphs; delete the file if the body gave no answer")
+
+    # What each paragraph must meet on its own was found file by file.
+    for f in files:
+        errors.errors.extend(f.deferred)
 
     paragraphs = site.paragraph_by_id
-    for p in paragraphs.values():
-        if p.page_end is not None and p.page_end <= p.page:
-            at(p.id, "page_end", f"page_end {p.page_end} must come after page {p.page}")
-        if p.body and p.body in p.joint_with:
-            at(p.id, "joint_with", f"joint_with names the record's own body '{p.body}'")
-        for url in markdown.refused_links(p.text):
-            at(p.id, "text", f"link to '{url}' is not allowed: only http(s), mailto and site links are")
-        missing = markdown.unmatched_mentions(p.text, [m.text for m in p.mentions])
-        _, raw = raw_par[p.id]
-        for i, m in enumerate(p.mentions):
-            if m.text in missing:
-                mm = raw["mentions"][i].value_at("text")
-                errors.add(raw_par[p.id][0], mm.line, mm.col,
-                           f"mention text '{m.text}' does not occur in the paragraph's text as plain words "
-                           "(outside bold marks and links); copy the words exactly")
-        counts = Counter(m.entity for m in p.mentions)
-        for ent, n in counts.items():
-            if n > 1:
-                at(p.id, "mentions", f"entity '{ent}' is mentioned {n} times in one paragraph; list it once")
+
+    def at_id(pid: str, message: str) -> None:
+        d = digests[where["paragraph"][pid]]
+        m = _first_mark(d, "paragraph", pid)
+        errors.add(d.path, m.line, m.col, message)
 
     # Every paragraph of a submission's records is placed once in its sequence, pages never go back.
     for sub in site.submissions:
         f = sub_files[sub.id]
-        seq_marks = f.data["sequence"]
-        owned = {p.id for r in site.records if r.submission == sub.id for p in r.paragraphs}
+        seq_marks = f.data[1]
+        owned = {p.id for r in by_submission.get(sub.id, ()) for p in r.paragraphs}
         placed = Counter(sub.sequence)
         last_page = 0
         for i, pid in enumerate(sub.sequence):
-            m = seq_marks.item_at(i)
+            m = seq_marks[i + 1] if i + 1 < len(seq_marks) else seq_marks[0]
             if pid not in owned:
-                errors.add(f.path, m.line, m.col,
-                           f"'{pid}' in the sequence is not a paragraph of this submission's records")
+                add(f.path, m, f"'{pid}' in the sequence is not a paragraph of this submission's records")
                 continue
             if placed[pid] > 1:
-                errors.add(f.path, m.line, m.col, f"'{pid}' is placed {placed[pid]} times in the sequence")
+                add(f.path, m, f"'{pid}' is placed {placed[pid]} times in the sequence")
                 placed[pid] = 1
             page = paragraphs[pid].page
             if page < last_page:
-                errors.add(f.path, m.line, m.col,
-                           f"'{pid}' starts on page {page}, before the paragraph placed above it (page {last_page})")
+                add(f.path, m, f"'{pid}' starts on page {page}, before the paragraph placed above it (page {last_page})")
             last_page = max(last_page, paragraphs[pid].page_end or page)
-        for r in site.records:
-            if r.submission != sub.id:
-                continue
+        for r in by_submission.get(sub.id, ()):
             for p in r.paragraphs:
                 if p.id not in placed:
-                    at(p.id, "id", f"paragraph '{p.id}' is not placed in the sequence of {f.path}; "
-                                   "add it where it stands in the response")
-        for p in sub.introduction:
-            if p.joint_with or p.mentions:
-                at(p.id, "id", "introduction paragraphs belong to the whole response: no joint_with or mentions")
+                    at_id(p.id, f"paragraph '{p.id}' is not placed in the sequence of {f.path}; "
+                                "add it where it stands in the response")
 
     # Entities are mentioned; figures stand in their paragraph; acronyms are used.
     mentioned = {m.entity for p in paragraphs.values() for m in p.mentions}
-    entity_files = {}
-    for f in files:
-        if f.kind in ENTITY_FILES:
-            for x in f.data[f.kind]:
-                entity_files[x["id"]] = (f.path, x)
+    entity_files = {e.id: (f.path, mark) for f in files if f.kind in ENTITY_FILES for e, mark in f.data}
     for e in site.entities:
-        path, x = entity_files[e.id]
         if e.id not in mentioned:
-            m = x.value_at("id")
-            errors.add(path, m.line, m.col,
-                       f"{e.type} '{e.id}' is not mentioned by any paragraph; add a mention or remove it")
-    fig_files = {x["id"]: (f.path, x) for f in files if f.kind == "figures" for x in f.data["figures"]}
+            path, mark = entity_files[e.id]
+            add(path, mark, f"{e.type} '{e.id}' is not mentioned by any paragraph; add a mention or remove it")
+    fig_files = {x.id: (f.path, value_mark, body_mark) for f in files if f.kind == "figures"
+                 for x, value_mark, body_mark in f.data}
     for fig in site.figures:
-        path, x = fig_files[fig.id]
+        path, value_mark, body_mark = fig_files[fig.id]
         p = paragraphs[fig.paragraph]
         if fig.value not in p.text:
-            m = x.value_at("value")
-            errors.add(path, m.line, m.col, f"figure value '{fig.value}' does not occur in paragraph '{p.id}'")
+            add(path, value_mark, f"figure value '{fig.value}' does not occur in paragraph '{p.id}'")
         if fig.body != p.body and fig.body not in p.joint_with:
-            m = x.value_at("body")
-            errors.add(path, m.line, m.col,
-                       f"figure body '{fig.body}' did not make paragraph '{p.id}' (that is {p.body})")
-    gl_files = {x["id"]: (f.path, x) for f in files if f.kind == "glossary" for x in f.data["acronyms"]}
-    all_text = "\n".join(markdown.plain_text(p.text) for p in paragraphs.values())
+            add(path, body_mark, f"figure body '{fig.body}' did not make paragraph '{p.id}' (that is {p.body})")
+    gl_files = {x.id: (f.path, term_mark) for f in files if f.kind == "glossary" for x, term_mark in f.data}
+    all_text = "\n".join(markdown.plain_text(p.text) for p in paragraphs.values()) if site.acronyms else ""
     seen_terms: dict[str, str] = {}
     for a in site.acronyms:
-        path, x = gl_files[a.id]
-        m = x.value_at("term")
+        path, term_mark = gl_files[a.id]
         if a.term in seen_terms:
-            errors.add(path, m.line, m.col, f"acronym '{a.term}' is already defined as '{seen_terms[a.term]}'")
+            add(path, term_mark, f"acronym '{a.term}' is already defined as '{seen_terms[a.term]}'")
         seen_terms[a.term] = a.id
         if not re.search(r"(?<![\w-])" + re.escape(a.term) + r"(?![\w-])", all_text):
-            errors.add(path, m.line, m.col, f"acronym '{a.term}' is not used in any paragraph")
+            add(path, term_mark, f"acronym '{a.term}' is not used in any paragraph")
