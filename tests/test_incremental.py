@@ -294,6 +294,8 @@ def test_anything_but_a_record_rebuilds_every_page(bench_ws, monkeypatch, what):
     line = bench_ws.build(monkeypatch)
     found = BUILT.match(line)
     assert found, f"expected every page built again, the build said: {line}"
+    said = "templates" if what == "template" else file.relative_to(bench_ws.content).as_posix() + " changed"
+    assert said in line, line  # the editor is told why
     after = pages_now(bench_ws.out)
     assert int(found[1]) == len(after)
     assert not {rel for rel in after if rel in before and after[rel][0] == before[rel][0]}, "no page may be kept"

@@ -215,6 +215,9 @@ class Previous:
     files: dict[str, list[int]] = field(repr=False)  # the files that build wrote, as it left them
 
 
+NOT_REMEMBERED = "no earlier build into this folder is remembered"
+
+
 @dataclass
 class LastBuild:
     pages: int | None = None  # up to date: the number of pages, and nothing to build
@@ -235,7 +238,7 @@ def last_build(cache: Path | None, out: Path, now: Inputs) -> LastBuild:
         if not isinstance(files, dict):
             raise ValueError
     except (OSError, ValueError, KeyError, TypeError):
-        return LastBuild(why="no earlier build into this folder is remembered")
+        return LastBuild(why=NOT_REMEMBERED)
     if not out.is_dir():
         return LastBuild(why="the output folder is missing")
     try:

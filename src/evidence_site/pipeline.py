@@ -301,7 +301,9 @@ def build(settings: Settings, log=print) -> float:
         log(f"rebuilt {len(files.pages) - len(files.kept)} of {len(files.pages)} pages into {settings.out} in "
             f"{elapsed:.2f}s ({len(last.previous.changed)} record file(s) edited; the other pages kept)")
     else:
-        log(f"built {len(files.pages)} pages into {settings.out} in {elapsed:.2f}s")
+        why = "" if last.previous is None and last.why in ("no cache", cache.NOT_REMEMBERED) else \
+            f" (every page: {last.why or 'a record file names another submission, body or question'})"
+        log(f"built {len(files.pages)} pages into {settings.out} in {elapsed:.2f}s{why}")
     return elapsed
 
 
