@@ -53,7 +53,48 @@ def classify(rel: str) -> str | None:
 
 
 def content_files(content: Path) -> list[Path]:
-    return sorted(p for p in content.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    """Every .yaml or .yml file under ``content``, sorted: what ``content.rglob("*")`` finds (no
+    symlinked folder followed) with a YAML suffix that ``is_file()``, read with one scandir a folder."""
+    found: list[str] = []
+    folders = [os.fspath(content)]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as entries:
+                for entry in entries:
+                    name = entry.name
+                    dot = name.rfind(".")
+                    if 0 < dot < len(name) - 1 and name[dot:] in (".yaml", ".yml"):
+                        try:
+                            if entry.is_file():
+                                found.append(entry.path)
+                                continue
+                        except OSError:
+                            pass
+                    try:
+                        if entry.is_dir() and not entry.is_symlink():
+                            folders.append(entry.path)
+                    except OSError:
+                        pass
+        except OSError:
+            pass
+    return sorted(Path(f) for f in found)
+
+
+def _shown_paths(content: Path):
+    """``shown_path`` of a file under ``content`` from its path relative to it, without working out
+    the relative path of every one of thousands of files again."""
+    try:
+        base = os.path.relpath(content)
+    except ValueError:  # pragma: no cover - another drive on Windows
+        base = ".."
+    if os.sep != "/" or base.startswith(".."):
+        return lambda file, rel: shown_path(file)
+
+    def shown(file: Path, rel: str) -> str:
+        full = rel if base == "." else f"{base}/{rel}"
+        return shown_path(file) if full.startswith("..") else full
+
+    return shown
 
 
 def read_content(content: Path, errors: Collector) -> list[RawFile]:
@@ -68,9 +109,10 @@ def read_content(content: Path, errors: Collector) -> list[RawFile]:
         errors.add(shown_path(content), 1, 1, "the content folder does not exist")
         return []
     jobs: list[tuple[Path, str, str]] = []
+    shown_of = _shown_paths(content)
     for file in content_files(content):
         rel = file.relative_to(content).as_posix()
-        shown = shown_path(file)
+        shown = shown_of(file, rel)
         kind = classify(rel)
         if kind is None:
             errors.add(shown, 1, 1, "not a known content file: expected site.yaml, forces.yaml, bodies.yaml, "

@@ -151,6 +151,10 @@ def _could_resolve() -> dict[str, re.Pattern[str]] | None:
 
 
 _COULD_RESOLVE = _could_resolve()
+
+
+def _resolve_all(first: str, default: object) -> None:
+    return None  # no table of what could resolve: resolve every plain scalar
 _RESOLVED_CACHE: dict[str, object] = {}
 
 
@@ -160,6 +164,11 @@ def _plain(value: str) -> object:
         pattern = _COULD_RESOLVE.get(value[:1])
         if pattern is None or pattern.match(value) is None:
             return value
+    return _claimed(value)
+
+
+def _claimed(value: str) -> object:
+    """``_resolved``, remembered: page numbers and the like repeat thousands of times."""
     hit = _RESOLVED_CACHE.get(value, _RESOLVED_CACHE)
     if hit is not _RESOLVED_CACHE:
         return hit
@@ -228,6 +237,7 @@ def _parse(text: str, path: str, errors: Collector) -> object | None:
     """The event loop. The first event that breaks a rule (or libyaml's first syntax error) ends it
     with one message; the state of the open mapping or list is kept in locals, not looked up."""
     get = _Parser(text).get_event
+    could_resolve = _COULD_RESOLVE.get if _COULD_RESOLVE is not None else _resolve_all
     stack: list[tuple] = []
     cur = None  # the open mapping or list (None: the document's top level)
     in_map = False
@@ -245,7 +255,11 @@ def _parse(text: str, path: str, errors: Collector) -> object | None:
             if e.tag is not None and not e.implicit[0]:
                 _refuse(e, errors, path, _tag_message(e.tag))
                 return None
-            value = e.value if e.style else _plain(e.value)
+            value = e.value
+            if not e.style:  # plain: text unless a resolver could claim it (see _plain)
+                pattern = could_resolve(value[:1], _NO_KEY)
+                if pattern is not _NO_KEY and (pattern is None or pattern.match(value) is not None):
+                    value = _claimed(value)
             if cur is None:
                 root = value
             elif not in_map:

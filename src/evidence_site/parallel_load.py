@@ -4,9 +4,10 @@ Loading is file by file: read, parse the YAML, check it against its schema, run 
 own checks (Markdown parsed once here) and keep a compact digest (``validate.digest``); only the
 checks across files need everything at once. A large content folder is cut, in content order, into
 one run of files per process, balanced by size; this process forks a worker for each run but the
-last, loads the last itself, then takes each worker's digests and messages through a pipe. The
+first, loads the first itself, then takes each worker's digests and messages. The
 digests are plain values (paragraphs as tuples, marks packed into ints) because unpickling model
-objects costs more than making them here. Messages keep the content order whatever the cut, so the
+objects costs more than making them here; a worker writes them into a file in memory as soon as it
+is done, so its pickling overlaps with this process's loading. Messages keep the content order whatever the cut, so the
 result is that of one process (tests/test_load_parallel.py checks both ways give equal models and
 equal messages).
 
@@ -41,19 +42,24 @@ Job = tuple[Path, str, str]  # (file, path shown in messages, kind)
 Result = tuple[list[ContentError], RawFile | None]  # per file: its loading errors and what was kept
 
 
-def load_one(file: Path, shown: str, kind: str, errors: Collector) -> RawFile | None:
-    """Load one file and digest it; loading errors go to ``errors``, schema errors into the digest."""
+def load_one(file: Path, shown: str, kind: str, errors: Collector, model: bool = True) -> RawFile | None:
+    """Load one file and digest it; loading errors go to ``errors``, schema errors into the digest.
+    With ``model``, a record's paragraphs are made into the model at once (a worker leaves that to
+    the parent: model objects cost more to send than to make)."""
     data = load_file(file, shown, errors)
     if data is None:
         return None
-    return RawFile(kind, shown, None, validate.digest(RawFile(kind, shown, data), errors))
+    digest = validate.digest(RawFile(kind, shown, data), errors)
+    if model and kind == "record" and digest.ok:
+        validate.record_of(digest)
+    return RawFile(kind, shown, None, digest)
 
 
-def _load_run(jobs: list[Job], errors: Collector) -> list[Result]:
+def _load_run(jobs: list[Job], errors: Collector, model: bool = True) -> list[Result]:
     out: list[Result] = []
     for file, shown, kind in jobs:
         before = len(errors.errors)
-        raw = load_one(file, shown, kind, errors)
+        raw = load_one(file, shown, kind, errors, model)
         out.append((errors.errors[before:], raw))
     return out
 
@@ -79,19 +85,34 @@ def _processes(jobs: list[Job]) -> int:
     return 1
 
 
+# The share of the files this process loads, beside the workers' equal shares: it makes its records'
+# model objects as it goes, while a worker pickles its digests and this process unpickles them.
+OWN_SHARE = 1.05
+
+
 def _runs(jobs: list[Job], n: int) -> list[list[Job]]:
-    """``jobs`` cut, in order, into ``n`` runs of about equal size in bytes."""
+    """``jobs`` cut, in order, into ``n`` runs of about equal size in bytes (the first, this
+    process's own, by ``OWN_SHARE`` larger)."""
     sizes = []
-    for file, _, _ in jobs:
+    for file, _, kind in jobs:
         try:
-            sizes.append(file.stat().st_size + 512)  # a file's own cost beside its bytes
+            size = file.stat().st_size
         except OSError:
-            sizes.append(512)
-    total = sum(sizes)
+            size = 0
+        # A submission's bytes are mostly its sequence of ids, about half as costly as paragraphs;
+        # every file costs something beside its bytes.
+        sizes.append((size // 2 if kind == "submission" else size) + 512)
+    bounds = [OWN_SHARE]
+    for _ in range(n - 1):
+        bounds.append(bounds[-1] + 1)
+    scale = sum(sizes) / bounds[-1]
     runs: list[list[Job]] = [[] for _ in range(n)]
     acc = 0
+    run = 0
     for job, size in zip(jobs, sizes):
-        runs[min(n - 1, acc * n // max(total, 1))].append(job)
+        while run < n - 1 and acc >= bounds[run] * scale:
+            run += 1
+        runs[run].append(job)
         acc += size
     return runs
 
@@ -117,62 +138,102 @@ def load_files(jobs: list[Job], errors: Collector) -> list[RawFile]:
             gc.enable()
 
 
+class _Worker:
+    """A forked worker loading a run of files, and the file it writes its results into."""
+
+    def __init__(self, run: list[Job], fd: int) -> None:
+        self.run, self.fd, self.pid = run, fd, 0
+        self.status: int | None = None  # exit code once reaped
+
+    def start(self) -> None:
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - runs in the worker, which never returns
+            _worker(self.run, self.fd)
+
+    def results(self) -> list[Result] | None:
+        """Its results, once it has exited; None if it failed or died."""
+        _, status = os.waitpid(self.pid, 0)
+        self.status = os.waitstatus_to_exitcode(status)
+        if self.status != 0:
+            return None
+        try:
+            os.lseek(self.fd, 0, os.SEEK_SET)
+            with os.fdopen(self.fd, "rb", closefd=False) as stream:
+                got = pickle.load(stream)
+        except Exception:  # noqa: BLE001 - results cut short or unreadable: the files are loaded here instead
+            return None
+        return got if isinstance(got, list) else None
+
+    def close(self) -> None:
+        """Stop it if it still runs (only after an error here), reap it, drop its file."""
+        if self.pid and self.status is None:
+            try:
+                os.kill(self.pid, 9)
+            except OSError:
+                pass
+            try:
+                os.waitpid(self.pid, 0)
+            except OSError:
+                pass
+            self.status = -9
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
 def _load_split(jobs: list[Job], n: int, errors: Collector) -> list[Result]:
     runs = _runs(jobs, n)
-    for stream in (sys.stdout, sys.stderr):  # nothing buffered to be written twice
-        stream.flush()
-    workers: list[tuple[int, int]] = []  # (pid, read end of its pipe), in content order
+    workers: list[_Worker] = []
     try:
-        for run in runs[:-1]:
-            read, write = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - runs in the worker, which never returns
-                os.close(read)
-                _worker(run, write)
-            os.close(write)
-            workers.append((pid, read))
-        mine = _load_run(runs[-1], errors.sub())
-        results: list[Result] = []
-        for run in runs[:-1]:
-            pid, read = workers.pop(0)
-            got = _receive(read)
-            os.waitpid(pid, 0)
-            if got is None:  # the worker failed or died: load its files here (raising its error as it is)
-                got = _load_run(run, errors.sub())
-            results += got
-        return results + mine
-    finally:
-        for pid, read in workers:  # only after an exception here: stop the workers left
-            for stop in (lambda: os.close(read), lambda: os.kill(pid, 9), lambda: os.waitpid(pid, 0)):
-                try:
-                    stop()
-                except OSError:
-                    pass
-
-
-def _receive(read: int) -> list[Result] | None:
-    with os.fdopen(read, "rb") as stream:
         try:
-            got = pickle.load(stream)
-        except Exception:  # noqa: BLE001 - a worker that died leaves a cut-short stream
-            return None
-    return got if isinstance(got, list) else None
+            for run in runs[1:]:
+                workers.append(_Worker(run, _scratch()))
+        except OSError:  # nowhere to put a worker's results: load everything here
+            return _load_run(jobs, errors.sub())
+        for stream in (sys.stdout, sys.stderr):  # nothing buffered to be written twice
+            stream.flush()
+        for worker in workers:
+            worker.start()
+        results = _load_run(runs[0], errors.sub())
+        for worker in workers:
+            got = worker.results()
+            worker.close()
+            if got is None:  # it failed or died: load its files here (raising its error as it is)
+                got = _load_run(worker.run, errors.sub())
+            results += got
+        return results
+    finally:
+        for worker in workers:
+            worker.close()
 
 
-def _worker(run: list[Job], write: int) -> None:  # pragma: no cover - runs in a forked worker
+def _scratch() -> int:
+    """A file in memory (or an unnamed temporary file) for a worker to write its results into: a
+    worker writing into a pipe would wait for this process to read, which it does only once its
+    own files are loaded, so the pickling would not overlap with anything."""
+    if hasattr(os, "memfd_create"):
+        try:
+            return os.memfd_create("evidence-site-load", os.MFD_CLOEXEC)
+        except OSError:
+            pass
+    import tempfile  # noqa: PLC0415
+
+    handle = tempfile.TemporaryFile()
+    fd = os.dup(handle.fileno())
+    handle.close()
+    return fd
+
+
+def _worker(run: list[Job], fd: int) -> None:  # pragma: no cover - runs in a forked worker
     code = 1
     try:
         gc.disable()
         validate.SHIP_FACTS = True
-        results = _load_run(run, Collector())
-        with os.fdopen(write, "wb") as stream:
+        results = _load_run(run, Collector(), model=False)
+        with os.fdopen(fd, "wb", closefd=False) as stream:
             pickle.dump(results, stream, protocol=pickle.HIGHEST_PROTOCOL)
         code = 0
     except BaseException:  # noqa: BLE001 - the parent loads these files again and meets the error itself
-        try:
-            with os.fdopen(write, "wb", closefd=False) as stream:
-                pickle.dump("failed", stream)
-        except BaseException:  # noqa: BLE001
-            pass
+        pass
     finally:
         os._exit(code)

@@ -227,12 +227,13 @@ def check(value: object, schema: Schema, errors: Collector, refs: list[Ref], ids
     """
     if not isinstance(value, LocDict):
         return False
-    found_refs: list[tuple[str, str, object]] = []
-    found_ids: list[tuple[str, str, object]] = []
+    found_refs: dict[str, tuple[list, list]] = {}
+    found_ids: dict[str, tuple[list, list]] = {}
     ok = check_marks(value, schema, errors, found_refs, found_ids)
     path = value.path
-    refs.extend(Ref(kind, v, path, to_mark(m)) for kind, v, m in found_refs)
-    ids.extend((name, v, to_mark(m)) for name, v, m in found_ids)
+    refs.extend(Ref(kind, v, path, to_mark(m)) for kind, (values, marks) in found_refs.items()
+                for v, m in zip(values, marks))
+    ids.extend((name, v, to_mark(m)) for name, (values, marks) in found_ids.items() for v, m in zip(values, marks))
     return ok
 
 
@@ -253,9 +254,9 @@ def _plan(schema: Schema) -> tuple:
     return plan
 
 
-def check_marks(value: LocDict, schema: Schema, errors: Collector, refs: list, ids: list) -> bool:
-    """``check`` for the loader's own use: a reference is appended as (kind, value, mark) and an id
-    as (schema name, id, mark), the mark as the mapping keeps it (see load.to_mark)."""
+def check_marks(value: LocDict, schema: Schema, errors: Collector, refs: dict, ids: dict) -> bool:
+    """``check`` for the loader's own use: references are kept by kind and ids by schema name, each
+    as (values, marks) in the order met, a mark as the mapping keeps it (see load.to_mark)."""
     _, by_name, required, names = _plan(schema)
     ok = True
     path = value.path
@@ -297,9 +298,17 @@ def _value(v, f: Field, kind: int, mark, path: str, owner: Schema, errors: Colle
         if f.enum and v not in f.enum:
             return _bad(v, f, mark, path, owner, errors, "enum")
         if t == "id":
-            ids.append((owner.name, v, mark))
+            found = ids.get(owner.name)
+            if found is None:
+                found = ids[owner.name] = ([], [])
+            found[0].append(v)
+            found[1].append(mark)
         elif t == "ref" and f.ref:
-            refs.append((f.ref, v, mark))
+            found = refs.get(f.ref)
+            if found is None:
+                found = refs[f.ref] = ([], [])
+            found[0].append(v)
+            found[1].append(mark)
         return True
     if kind == _INT:
         if type(v) is not int and (not isinstance(v, int) or isinstance(v, bool)):

@@ -15,11 +15,13 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter, defaultdict
+from itertools import accumulate, chain, repeat
+from operator import lt
 
 from . import markdown
 from .content import RawFile
 from .errors import ContentError, Collector
-from .load import LocDict, LocList, Mark, pack, unpack
+from .load import PACK_SHIFT, LocDict, LocList, Mark, pack, unpack
 from .model import (
     Acronym, Address, Body, Cell, Entity, Figure, Force, Mention, Paragraph, Question, Record, Site,
     SiteConfig, Submission, Topic,
@@ -66,14 +68,15 @@ class Digest:
             setattr(self, name, value)
 
 
-def _grouped(found: list[tuple[str, str, object]]) -> dict[str, tuple[list[str], array]]:
+def _packed(found: dict[str, tuple[list, list]], names: dict[str, str] | None = None) -> dict[str, tuple[list[str], array]]:
+    """(values, marks) by kind, the marks packed into ints; kinds renamed by ``names``."""
     out: dict[str, tuple[list[str], array]] = {}
-    for space, value, mark in found:
-        group = out.get(space)
-        if group is None:
-            group = out[space] = ([], array("q"))
-        group[0].append(value)
-        group[1].append(pack(mark))
+    for space, (values, marks) in found.items():
+        try:  # libyaml's marks (0-based)
+            packed = array("q", [(m.line + 1) << PACK_SHIFT | (m.column + 1) for m in marks])
+        except AttributeError:  # some are Marks already
+            packed = array("q", [pack(m) for m in marks])
+        out[names.get(space, space) if names else space] = (values, packed)
     return out
 
 
@@ -83,12 +86,12 @@ def digest(f: RawFile, errors: Collector) -> Digest:
         return f.digest
     out = Digest(f.kind, f.path)
     sub = errors.sub()
-    refs: list[tuple[str, str, object]] = []
-    ids: list[tuple[str, str, object]] = []
+    refs: dict[str, tuple[list, list]] = {}
+    ids: dict[str, tuple[list, list]] = {}
     out.ok = check_marks(f.data, FILE_SCHEMAS[f.kind], sub, refs, ids)
     out.errors = sub.errors
-    out.refs = _grouped(refs)
-    out.ids = _grouped([(ID_SPACE.get(name, name), ident, mark) for name, ident, mark in ids])
+    out.refs = _packed(refs)
+    out.ids = _packed(ids, ID_SPACE)
     if out.ok:
         found = errors.sub()
         out.data = _extract(f.kind, f.path, f.data, found)
@@ -111,31 +114,50 @@ def validate(raw: list[RawFile], errors: Collector) -> Site | None:
 
 def _paragraph_rows(items: LocList, path: str, body: str | None, intro: bool, found: Collector) -> tuple:
     """Each paragraph as a plain row (id, kind, page, page_end, text, joint_with, mentions as (entity,
-    text) pairs, number, Markdown facts or None), with its own checks' findings added to ``found``."""
+    text) pairs, number, Markdown facts or None), with what its own checks find added to ``found``.
+
+    The checks: page_end after page, joint_with not the record's own body, no refused link, each
+    mention's words in the text, each entity mentioned once, nothing joint or mentioned in a
+    submission's introduction. A paragraph that meets them all (nearly every one) costs one look at
+    each; the messages are made by ``_paragraph_errors``."""
     rows = []
     number = 0
+    ship = SHIP_FACTS
+    parsed_count = markdown.parsed_count
+    refused_links = markdown.refused_links
+    unmatched_mentions = markdown.unmatched_mentions
     for p in items:
-        kind = p.get("kind", "prose")
+        get = p.get
+        kind = get("kind", "prose")
         num = None
         if kind != "heading":
             number += 1
             num = number
         text = p["text"]
         page = p["page"]
-        page_end = p.get("page_end")
-        joint_with = tuple(p.get("joint_with", ()))
-        raw_mentions = p.get("mentions", ())
-        mentions = tuple((m["entity"], m["text"]) for m in raw_mentions)
-        facts = _paragraph_checks(p, path, text, page, page_end, body, joint_with, raw_mentions, mentions, intro,
-                                  found)
+        page_end = get("page_end")
+        joint_with = get("joint_with")
+        joint_with = tuple(joint_with) if joint_with else ()
+        raw_mentions = get("mentions")
+        mentions = tuple((m["entity"], m["text"]) for m in raw_mentions) if raw_mentions else ()
+        if ship:
+            before = parsed_count()
+        refused = refused_links(text)
+        missing = unmatched_mentions(text, [words for _, words in mentions]) if mentions else ()
+        if (refused or missing or (page_end is not None and page_end <= page) or (body and body in joint_with)
+                or (len(mentions) > 1 and len({e for e, _ in mentions}) < len(mentions))
+                or (intro and (joint_with or mentions))):
+            _paragraph_errors(p, path, page, page_end, body, joint_with, raw_mentions, mentions, refused, missing,
+                              intro, found)
+        facts = None
+        if ship and parsed_count() != before:
+            facts = markdown.facts_of((text,)).get(text)
         rows.append((p["id"], kind, page, page_end, text, joint_with, mentions, num, facts))
     return tuple(rows)
 
 
-def _paragraph_checks(p: LocDict, path: str, text: str, page: int, page_end, body, joint_with, raw_mentions,
-                      mentions, intro: bool, found: Collector):
-    """What one paragraph must meet on its own (page order, links, mentions in its text). Returns
-    the text's Markdown facts when this process parsed it and a parent is waiting for them."""
+def _paragraph_errors(p: LocDict, path: str, page: int, page_end, body, joint_with, raw_mentions, mentions,
+                      refused, missing, intro: bool, found: Collector) -> None:
 
     def at(key: str, message: str) -> None:
         m = p.value_at(key) if key in p else p.mark
@@ -145,26 +167,20 @@ def _paragraph_checks(p: LocDict, path: str, text: str, page: int, page_end, bod
         at("page_end", f"page_end {page_end} must come after page {page}")
     if body and body in joint_with:
         at("joint_with", f"joint_with names the record's own body '{body}'")
-    parsed = markdown.parsed_count()
-    for url in markdown.refused_links(text):
+    for url in refused:
         at("text", f"link to '{url}' is not allowed: only http(s), mailto and site links are")
-    missing = markdown.unmatched_mentions(text, [t for _, t in mentions])
     for i, (_, words) in enumerate(mentions):
         if words in missing:
             mm = raw_mentions[i].value_at("text")
             found.errors.append(found.make(
                 path, mm.line, mm.col, f"mention text '{words}' does not occur in the paragraph's text as plain "
                 "words (outside bold marks and links); copy the words exactly"))
-    if len(mentions) > 1:
-        counts = Counter(entity for entity, _ in mentions)
-        for ent, n in counts.items():
-            if n > 1:
-                at("mentions", f"entity '{ent}' is mentioned {n} times in one paragraph; list it once")
+    counts = Counter(entity for entity, _ in mentions)
+    for ent, n in counts.items():
+        if n > 1:
+            at("mentions", f"entity '{ent}' is mentioned {n} times in one paragraph; list it once")
     if intro and (joint_with or mentions):
         at("id", "introduction paragraphs belong to the whole response: no joint_with or mentions")
-    if SHIP_FACTS and markdown.parsed_count() != parsed:
-        return markdown.facts_of((text,)).get(text)
-    return None
 
 
 def _extract(kind: str, path: str, d: LocDict, found: Collector):
@@ -192,8 +208,10 @@ def _extract(kind: str, path: str, d: LocDict, found: Collector):
         return sub, array("q", [pack(m) for m in seq._marks])
     if kind == "record":
         rows = _paragraph_rows(d["paragraphs"], path, d["body"], False, found)
-        return (d["submission"], d["body"], d["question"], rows,
-                pack(d.mark), pack(d.value_at("body")), pack(d.value_at("question")))
+        # [submission, body, question, rows (None once made into the Record), marks of the record,
+        # its body and its question, the Record (see record_of)]
+        return [d["submission"], d["body"], d["question"], rows,
+                pack(d.mark), pack(d.value_at("body")), pack(d.value_at("question")), None]
     if kind in ENTITY_FILES:
         type_name = ENTITY_FILES[kind]
         return tuple((Entity(
@@ -230,20 +248,56 @@ def _paragraphs(rows: tuple, submission: str, body: str | None, question: str | 
     return tuple(out)
 
 
+def record_of(d: Digest) -> Record:
+    """The Record of a record file's digest, made from its rows on first use (by the loading process
+    while other processes still load, where it can) and kept in place of them."""
+    data = d.data
+    if data[7] is None:
+        facts: dict[str, tuple] = {}
+        submission, body, question = data[0], data[1], data[2]
+        data[7] = Record(submission, body, question, _paragraphs(data[3], submission, body, question, facts),
+                         d.path)
+        data[3] = None
+        if facts:  # parsed by a worker: known here too, as if parsed here
+            markdown.remember_facts(facts)
+    return data[7]
+
+
 # --- across files ----------------------------------------------------------------------------------
+
+def _sequence_sound(sequence: tuple[str, ...], owned: set[str], paragraphs: dict[str, Paragraph]) -> bool:
+    """True when a submission's sequence places every paragraph of its records once, only those,
+    and never on a page before the end of the one above (the rule, checked in bulk; the check
+    that reports what is wrong goes paragraph by paragraph)."""
+    if len(sequence) != len(owned) or len(set(sequence)) != len(sequence) or not owned.issuperset(sequence):
+        return False
+    placed = [paragraphs[pid] for pid in sequence]
+    starts = [p.page for p in placed]
+    ends = [p.page_end or p.page for p in placed]
+    return not any(map(lt, starts[1:], accumulate(ends, max)))
+
 
 def _first_mark(d: Digest, space: str, ident: str) -> Mark:
     names, marks = d.ids[space]
     return unpack(marks[names.index(ident)])
 
 
-def combine(digests: list[Digest], all_loaded: bool, errors: Collector) -> Site | None:
-    """Check across files and build the model from every file's digest (in content order)."""
-    where: dict[str, dict[str, int]] = defaultdict(dict)  # id space -> id -> index of its file
+def _register_ids(digests: list[Digest], errors: Collector) -> dict[str, dict[str, int]]:
+    """Each id space's ids, each with the index of the file that first used it; a second use is an
+    error naming the first. Without duplicates (the rule) a space is filled at C speed."""
+    parts: dict[str, list[tuple[int, list[str], object]]] = defaultdict(list)
     for i, d in enumerate(digests):
-        errors.errors.extend(d.errors)
         for space, (names, marks) in d.ids.items():
-            known = where[space]
+            parts[space].append((i, names, marks))
+    where: dict[str, dict[str, int]] = defaultdict(dict)
+    for space, found in parts.items():
+        known = where[space]
+        if len(set(chain.from_iterable(names for _, names, _ in found))) == sum(len(names) for _, names, _ in found):
+            for i, names, _ in found:
+                known.update(zip(names, repeat(i)))
+            continue
+        for i, names, marks in found:
+            d = digests[i]
             for ident, packed in zip(names, marks):
                 first = known.get(ident)
                 if first is None:
@@ -253,16 +307,36 @@ def combine(digests: list[Digest], all_loaded: bool, errors: Collector) -> Site 
                 m = unpack(packed)
                 errors.add(d.path, m.line, m.col, f"duplicate {space} id '{ident}' (first used at {other.path}:"
                                                   f"{_first_mark(other, space, ident).line})")
-    if not all_loaded:
-        return None
+    return where
+
+
+def _resolve_refs(digests: list[Digest], where: dict[str, dict[str, int]], errors: Collector) -> None:
+    """Every reference names a known id; when all of a kind do (the rule), at C speed."""
+    kinds: dict[str, list[Digest]] = defaultdict(list)
     for d in digests:
-        for kind, (values, marks) in d.refs.items():
-            known = where.get(kind, {})
+        for kind in d.refs:
+            kinds[kind].append(d)
+    for kind, found in kinds.items():
+        known = where.get(kind, {})
+        if not set(chain.from_iterable(d.refs[kind][0] for d in found)).difference(known):
+            continue
+        for d in found:
+            values, marks = d.refs[kind]
             for value, packed in zip(values, marks):
                 if value not in known:
                     m = unpack(packed)
                     errors.add(d.path, m.line, m.col,
                                f"unknown {NOUN.get(kind, kind)} '{value}'{did_you_mean(value, known)}")
+
+
+def combine(digests: list[Digest], all_loaded: bool, errors: Collector) -> Site | None:
+    """Check across files and build the model from every file's digest (in content order)."""
+    for d in digests:
+        errors.errors.extend(d.errors)
+    where = _register_ids(digests, errors)
+    if not all_loaded:
+        return None
+    _resolve_refs(digests, where, errors)
     if errors.errors:
         return None
     ok = [d for d in digests if d.ok]
@@ -283,14 +357,7 @@ def _build(files: list[Digest]) -> Site | None:
     bodies = tuple(x for f in by_kind["bodies"] for x in f.data)
     questions = tuple(sorted((x for f in by_kind["questions"] for x in f.data), key=lambda q: q.number))
     submissions = [f.data[0] for f in by_kind["submission"]]
-    facts: dict[str, tuple] = {}
-    records = []
-    for f in by_kind["record"]:
-        submission, body, question, rows = f.data[:4]
-        records.append(Record(submission, body, question, _paragraphs(rows, submission, body, question, facts),
-                              f.path))
-    if facts:  # parsed by a worker: known here too, as if parsed here
-        markdown.remember_facts(facts)
+    records = [record_of(f) for f in by_kind["record"]]
     entities = [e for type_key in ENTITY_FILES for f in by_kind[type_key] for e, _ in f.data]
     acronyms = tuple(a for f in by_kind["glossary"] for a, _ in f.data)
     figures = tuple(x for f in by_kind["figures"] for x, _, _ in f.data)
@@ -319,7 +386,7 @@ def _check_site(site: Site, files: list[Digest], where: dict[str, dict[str, int]
     by_submission: dict[str, list[Record]] = defaultdict(list)
     for r in site.records:
         by_submission[r.submission].append(r)
-        _, _, _, _, root, body_mark, question_mark = record_files[r.path]
+        root, body_mark, question_mark = record_files[r.path][4:7]
         key = (r.submission, r.body, r.question)
         if key in seen:
             add(r.path, root, f"a second record for {r.body} answering {r.question} (the first is {seen[key]})")
@@ -349,6 +416,8 @@ def _check_site(site: Site, files: list[Digest], where: dict[str, dict[str, int]
         f = sub_files[sub.id]
         seq_marks = f.data[1]
         owned = {p.id for r in by_submission.get(sub.id, ()) for p in r.paragraphs}
+        if _sequence_sound(sub.sequence, owned, paragraphs):
+            continue
         placed = Counter(sub.sequence)
         last_page = 0
         for i, pid in enumerate(sub.sequence):
@@ -386,12 +455,37 @@ def _check_site(site: Site, files: list[Digest], where: dict[str, dict[str, int]
         if fig.body != p.body and fig.body not in p.joint_with:
             add(path, body_mark, f"figure body '{fig.body}' did not make paragraph '{p.id}' (that is {p.body})")
     gl_files = {x.id: (f.path, term_mark) for f in files if f.kind == "glossary" for x, term_mark in f.data}
-    all_text = "\n".join(markdown.plain_text(p.text) for p in paragraphs.values()) if site.acronyms else ""
+    words = _PlainWords(paragraphs.values())
     seen_terms: dict[str, str] = {}
     for a in site.acronyms:
         path, term_mark = gl_files[a.id]
         if a.term in seen_terms:
             add(path, term_mark, f"acronym '{a.term}' is already defined as '{seen_terms[a.term]}'")
         seen_terms[a.term] = a.id
-        if not re.search(r"(?<![\w-])" + re.escape(a.term) + r"(?![\w-])", all_text):
+        if not words.used(a.term):
             add(path, term_mark, f"acronym '{a.term}' is not used in any paragraph")
+
+
+class _PlainWords:
+    """Is an acronym used: written, as a word of its own, in the words a reader sees of some
+    paragraph? Each paragraph's words are found once, and only as far as the first use of a term."""
+
+    def __init__(self, paragraphs) -> None:
+        self._paragraphs = iter(paragraphs)
+        self._texts: list[str] = []
+        self._all: str | None = None
+
+    def _each(self):
+        yield from self._texts
+        for p in self._paragraphs:
+            text = markdown.plain_text(p.text)
+            self._texts.append(text)
+            yield text
+
+    def used(self, term: str) -> bool:
+        pattern = re.compile(r"(?<![\w-])" + re.escape(term) + r"(?![\w-])")
+        if "\n" in term:  # could run from one paragraph into the next, as in their words joined by lines
+            if self._all is None:
+                self._all = "\n".join(self._each())
+            return pattern.search(self._all) is not None
+        return any(term in text and pattern.search(text) for text in self._each())
