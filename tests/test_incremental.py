@@ -388,3 +388,22 @@ def test_dependencies_of_each_kind_of_page(site_dir):
     assert sum(not d for d in by_template["record.html"]) == 1  # North Wales OPCC, resource allocation
     for forces in by_template["force.html"]:
         assert 0 < len(forces) < len(every)
+
+
+def test_linking_again_over_a_dead_workers_links_is_safe(tmp_path):
+    """A worker that died part-way through keeping pages leaves some links: this process links
+    them all again, and the last build's files are untouched."""
+    from evidence_site import write
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    rels = ["index.html", "responses/a/b/c/index.html", "responses/a/index.html"]
+    for rel in rels:
+        (old / rel).parent.mkdir(parents=True, exist_ok=True)
+        (old / rel).write_text(rel)
+    new.mkdir()
+    assert write.link_files(old, new, rels[:2]) == 0
+    assert write.link_files(old, new, rels) == 0
+    for rel in rels:
+        assert (new / rel).read_text() == rel and (new / rel).stat().st_ino == (old / rel).stat().st_ino
+    with pytest.raises(write.OutputError):
+        write.link_files(old, new, ["../outside.html"])

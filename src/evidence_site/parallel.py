@@ -141,10 +141,12 @@ def _chunks(jobs: list[Job], n_workers: int) -> list[tuple[int, list[int]]]:
     return [(j, idx) for _, j, idx in chunks]
 
 
-def render_pages(jobs: list[Job], root: Path | None, other_work=None) -> dict[str, str]:
+def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=None) -> dict[str, str]:
     """Render every page of every job. With ``root``, pages are written there (by worker processes
     when worthwhile) and the returned dict is empty; without, the pages are returned.
-    ``other_work`` (no arguments) runs in this process while the workers render."""
+    ``other_work`` (no arguments) runs in this process while the workers render. ``side_work``,
+    (function, arguments) that can be pickled, runs in a worker beside the pages (first, in this
+    process, when there are no workers)."""
     for job in jobs:
         for rel, _ in job.pages:
             write.safe_rel(rel)
@@ -153,6 +155,8 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None) -> dict[st
     parallel = root is not None and n_workers > 1 and total >= MIN_PARALLEL_COST and _fork_is_safe()
     if not parallel:
         out: dict[str, str] = {}
+        if side_work is not None:
+            side_work[0](*side_work[1])
         if other_work is not None:
             other_work()
         for job in jobs:
@@ -166,6 +170,7 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None) -> dict[st
     import multiprocessing  # noqa: PLC0415 - only a large build needs it
     import sys  # noqa: PLC0415
     from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: PLC0415
+    from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415
 
     global _JOBS, _ROOT
     _JOBS, _ROOT = jobs, root
@@ -183,10 +188,19 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None) -> dict[st
     try:
         # A worker that dies (killed, out of memory) fails its chunk instead of hanging the build.
         with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = {pool.submit(_render_chunk, chunk): chunk for chunk in _chunks(jobs, n_workers)}
+            chunks = _chunks(jobs, n_workers)
+            # The largest chunk first, then the side work, so they go to different workers.
+            futures = {pool.submit(_render_chunk, chunk): chunk for chunk in chunks[:1]}
+            side = pool.submit(*side_work[:1], *side_work[1]) if side_work is not None else None
+            futures.update((pool.submit(_render_chunk, chunk), chunk) for chunk in chunks[1:])
             try:
                 if other_work is not None:
                     other_work()
+                if side is not None:
+                    try:
+                        side.result()  # its own error is raised here as it was
+                    except BrokenProcessPool:  # its worker died: do it here
+                        side_work[0](*side_work[1])
                 for future in as_completed(futures):
                     try:
                         chunk, ok = future.result()

@@ -155,13 +155,14 @@ class _Lazy:
 
 
 def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | None = None,
-                only=None, also=None) -> dict[str, str | bytes]:
+                only=None, keep_from: Path | None = None) -> dict[str, str | bytes]:
     """Every output file except the search index, as {relative path: content}.
 
     With ``pages_out``, the HTML pages are written straight into that folder (by a worker process
     per core on a large site) and only the other files are returned. With ``only`` (a function of
     the page's output path and the page), only the pages it accepts are rendered; the others are
-    listed in ``kept``. ``also`` (called with the files) runs in this process while the pages render."""
+    listed in ``kept`` and, with ``keep_from`` (the last build's folder), hard-linked from there into
+    ``pages_out`` while the other pages render."""
     base = normalise_base(base_url)
     env = render.environment(templates, cache.bytecode_cache(cache.cache_dir(templates)))
     env.filters["wrap_p"] = lambda m: Markup("<p>") + m + Markup("</p>")
@@ -196,12 +197,9 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
         jobs.append(parallel.Job(renderer, entries))
         page_urls += [p.url for p in render.pages(site, urls)]
 
-    def other_work() -> None:
-        _other_files(site, templates, base, page_urls, files)
-        if also is not None:
-            also(files)
-
-    files.update(parallel.render_pages(jobs, pages_out, other_work))
+    keep = (write.link_files, (keep_from, pages_out, files.kept)) if keep_from and pages_out and files.kept else None
+    files.update(parallel.render_pages(jobs, pages_out, lambda: _other_files(site, templates, base, page_urls, files),
+                                       keep))
     return files
 
 
@@ -266,9 +264,8 @@ def build(settings: Settings, log=print) -> float:
             records = _record_files(site, settings.content) if store is not None else []
             stale = _stale_pages(site, records, last.previous) if last.previous is not None else None
             new = write.staging(settings.out)
-            out = settings.out
             files = render_site(site, settings.templates, settings.base_url, pages_out=new, only=stale,
-                                also=lambda f: write.link_files(out, new, f.kept))
+                                keep_from=settings.out)
             write.write_files(new, files)
             if settings.search:
                 from .index import build_index  # noqa: PLC0415

@@ -168,23 +168,39 @@ def link_files(src: Path, dst: Path, rels) -> int:
     incremental rebuild keeps as it is); a copy where the file system cannot link. Returns how many
     were copied. Nothing ever writes into a linked file: a build writes only into a fresh staging
     folder, and the last output is renamed away whole."""
-    made: set[str] = set()
-    copied = 0
     for rel in rels:
         safe_rel(rel)
-        folder = os.path.dirname(rel)
-        target = os.path.join(dst, rel)
-        if folder not in made:
-            os.makedirs(os.path.join(dst, folder), exist_ok=True)
-            made.add(folder)
-        source = os.path.join(src, rel)
-        try:
-            os.link(source, target)
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
-                raise
-            shutil.copyfile(source, target)
-            copied += 1
+    source = os.open(src, os.O_RDONLY | os.O_DIRECTORY)
+    target = os.open(dst, os.O_RDONLY | os.O_DIRECTORY)
+    made = {""}
+    copied = 0
+    try:
+        for rel in rels:
+            folder = rel.rpartition("/")[0]
+            if folder not in made:  # a page per folder: mkdir, never a makedirs with its stat per level
+                parts = folder.split("/")
+                for i in range(1, len(parts) + 1):
+                    f = "/".join(parts[:i])
+                    if f not in made:
+                        try:
+                            os.mkdir(f, dir_fd=target)
+                        except FileExistsError:
+                            pass
+                        made.add(f)
+            try:
+                try:
+                    os.link(rel, rel, src_dir_fd=source, dst_dir_fd=target, follow_symlinks=False)
+                except FileExistsError:  # linked by a worker that died: link it again, to be sure
+                    os.unlink(rel, dir_fd=target)
+                    os.link(rel, rel, src_dir_fd=source, dst_dir_fd=target, follow_symlinks=False)
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+                    raise
+                shutil.copyfile(os.path.join(src, rel), os.path.join(dst, rel))
+                copied += 1
+    finally:
+        os.close(source)
+        os.close(target)
     return copied
 
 
