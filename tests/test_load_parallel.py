@@ -1,0 +1,160 @@
+"""Content loaded on several cores is content loaded in one process: the same model, the same
+messages in the same order (src/evidence_site/parallel_load.py).
+
+Each load runs in a fresh Python process, as ``build.py`` runs it (a process with threads, such as
+this one once a test server runs, never forks its loading). ``EVIDENCE_SITE_LOAD_SPLIT=always`` makes
+even a small folder load in two processes, ``never`` in one; every forked worker is counted, so a
+test cannot pass without the split it is about.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import CONTENT, ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+import corpus as bench_corpus  # noqa: E402
+
+LOAD = r"""
+import os, pickle, sys
+sys.path.insert(0, {src!r})
+from pathlib import Path
+from evidence_site import content, errors, parallel_load, validate
+
+forks = []
+real_fork = os.fork
+def counting_fork():
+    pid = real_fork()
+    if pid:
+        forks.append(pid)
+    return pid
+os.fork = counting_fork
+{patch}
+collector = errors.Collector()
+raw = content.read_content(Path(sys.argv[1]), collector)
+site = validate.validate(raw, collector)
+messages = [e.format() for e in collector.errors]  # in the order found, not sorted
+sys.stdout.buffer.write(pickle.dumps((site, messages, len(forks))))
+"""
+
+# A worker that dies before writing anything, and one whose loading raises.
+WORKER_DIES = "parallel_load._worker = lambda run, fd: os._exit(3)"
+WORKER_FAILS = """
+real_digest = validate.digest
+def digest(f, errors):
+    if validate.SHIP_FACTS:  # set in workers only
+        raise RuntimeError("a bug met in a worker")
+    return real_digest(f, errors)
+validate.digest = digest
+"""
+
+
+def load(content: Path, split: str, patch: str = "", cwd: Path = ROOT):
+    """(model or None, messages in the order found, workers forked) from a fresh process."""
+    env = dict(os.environ, EVIDENCE_SITE_LOAD_SPLIT=split, EVIDENCE_SITE_WORKERS="2")
+    result = subprocess.run([sys.executable, "-c", LOAD.format(src=str(ROOT / "src"), patch=patch), str(content)],
+                            cwd=cwd, env=env, capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()
+    return pickle.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """100 records of the benchmark's corpus (209 files): the split falls among the records."""
+    root = tmp_path_factory.mktemp("corpus")
+    return bench_corpus.write_ours(bench_corpus.generate(100), root)
+
+
+def test_the_real_content_loads_the_same_in_two_processes():
+    one, one_messages, one_forks = load(CONTENT, "never")
+    two, two_messages, two_forks = load(CONTENT, "always")
+    assert (one_forks, two_forks) == (0, 1)
+    assert one is not None and one_messages == [] == two_messages
+    assert two == one
+    assert list(two.paragraph_by_id) == list(one.paragraph_by_id)
+
+
+def test_a_generated_corpus_loads_the_same_in_two_processes(corpus):
+    one, _, _ = load(corpus, "never")
+    two, messages, forks = load(corpus, "always")
+    assert forks == 1 and messages == []
+    assert two == one and len(two.paragraph_by_id) > 2000
+
+
+def _break(content: Path, changes: list[tuple[str, str, str]]) -> None:
+    for rel, find, replace in changes:
+        file = content / rel
+        text = file.read_text(encoding="utf-8")
+        assert find in text, (rel, find)
+        file.write_text(text.replace(find, replace, 1), encoding="utf-8")
+
+
+def _records(content: Path) -> list[str]:
+    return sorted(p.relative_to(content).as_posix() for p in (content / "responses").rglob("*.yaml"))
+
+
+def test_errors_in_files_loaded_by_different_processes_read_the_same(corpus, tmp_path):
+    """Loading and schema errors on both sides of the split, and a paragraph id used first in this
+    process's files and again in a worker's: the same messages, same order, same 'first used at'."""
+    content = tmp_path / "content"
+    shutil.copytree(corpus, content)
+    records = _records(content)
+    first_id = (content / records[0]).read_text().split("  - id: ", 1)[1].split("\n", 1)[0]
+    _break(content, [
+        ("bodies.yaml", "    kind: police\n", "    kind: police\n    knd: police\n"),  # unknown key, early
+        (records[1], "    page: ", "    page: two\n    pge: "),  # wrong type and unknown key
+        (records[len(records) // 2], "paragraphs:\n", "paragraphs:\n\t- id: x\n"),  # tab: not loaded
+        (records[-1], "  - id: ", f"  - id: {first_id}\n    page: 1\n    text: |-\n      Again.\n  - id: "),
+    ])
+    one, one_messages, _ = load(Path("content"), "never", cwd=tmp_path)
+    two, two_messages, forks = load(Path("content"), "always", cwd=tmp_path)
+    assert forks == 1 and one is None and two is None
+    assert two_messages == one_messages
+    text = "\n".join(one_messages)
+    for expected in ("unknown key 'knd' in a body", "'page' must be a whole number, not text",
+                     "a tab is used for indentation", f"duplicate paragraph id '{first_id}' (first used at content/"
+                     f"{records[0]}:"):
+        assert expected in text, text
+    assert all(m.startswith("content/") and "\n    " in m for m in one_messages), one_messages  # line shown
+
+
+def test_errors_found_across_files_read_the_same(corpus, tmp_path):
+    """Sound files whose paragraphs break the rules that need every file: each paragraph's own
+    checks (found where it was loaded) and the submission's sequence (checked here)."""
+    content = tmp_path / "content"
+    shutil.copytree(corpus, content)
+    records = _records(content)
+    last = (content / records[-1]).read_text()
+    late_id = last.split("  - id: ", 2)[2].split("\n", 1)[0]
+    submission = next((content / "submissions").glob("*.yaml"))
+    page_line = re.search(r"\n    page: \d+\n(?=    text: )", last).group()  # a paragraph without page_end
+    _break(content, [
+        (records[-1], page_line, page_line + "    page_end: 1\n"),  # page_end before page
+        (records[0], "    text: |-\n      ", "    text: |-\n      [a link](javascript:alert) "),  # refused link
+        (submission.relative_to(content).as_posix(), f"  - {late_id}\n", ""),  # not placed in the sequence
+    ])
+    one, one_messages, _ = load(Path("content"), "never", cwd=tmp_path)
+    two, two_messages, forks = load(Path("content"), "always", cwd=tmp_path)
+    assert forks == 1 and one is None and two is None
+    assert two_messages == one_messages
+    text = "\n".join(one_messages)
+    for expected in ("must come after page", "link to 'javascript:alert' is not allowed",
+                     f"paragraph '{late_id}' is not placed in the sequence"):
+        assert expected in text, text
+
+
+@pytest.mark.parametrize("patch", [WORKER_DIES, WORKER_FAILS], ids=["worker-dies", "worker-fails"])
+def test_a_worker_that_dies_or_fails_has_its_files_loaded_here(corpus, patch):
+    one, _, _ = load(corpus, "never")
+    two, messages, forks = load(corpus, "always", patch)
+    assert forks == 1 and messages == []
+    assert two == one
