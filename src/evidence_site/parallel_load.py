@@ -1,21 +1,23 @@
 """Load and check the content files on every core.
 
 Loading is file by file: read, parse the YAML, check it against its schema, run each paragraph's
-own checks (Markdown parsed once here) and keep a compact digest (``validate.digest``); only the
-checks across files need everything at once. A large content folder is cut, in content order, into
-one run of files per process, balanced by size; this process forks a worker for each run but the
-first, loads the first itself, then takes each worker's digests and messages. The
-digests are plain values (paragraphs as tuples, marks packed into ints) because unpickling model
-objects costs more than making them here; a worker writes them into a file in memory as soon as it
-is done, so its pickling overlaps with this process's loading. Messages keep the content order whatever the cut, so the
-result is that of one process (tests/test_load_parallel.py checks both ways give equal models and
-equal messages).
+own checks (Markdown parsed once, here) and keep a compact digest (``validate.digest``); only the
+checks across files need every file at once. A large content folder is cut, in content order, into
+one run of files per process, balanced by size. This process forks a worker for each run but the
+first, loads the first itself (making its records' model objects as it goes), then takes each
+worker's digests and messages, in content order, so the result is that of one process
+(tests/test_load_parallel.py checks the models and the messages, in order, are equal).
 
-Falls back to this process alone for a small folder (a fork and a pipe cost more than they save),
-when fork is unavailable, when the process runs other threads (``serve``: a fork would copy their
-locks), with EVIDENCE_SITE_WORKERS=1, or with EVIDENCE_SITE_LOAD_SPLIT=never;
-EVIDENCE_SITE_LOAD_SPLIT=always splits whatever the size (for tests). A worker that fails or dies
-has its files loaded again here, so an error reads as it would from one process.
+A worker sends plain values (paragraphs as tuples, marks packed into ints, the Markdown facts it
+found), which pickle fast; unpickling model objects would cost more than making them here. It
+writes them into a file in memory as soon as it is done, so its pickling overlaps with this
+process's loading instead of waiting for it to read a pipe.
+
+Falls back to this process alone for a small folder (the fork and the pickling cost more than they
+save), when fork is unavailable, when the process runs other threads (``serve``: a fork would copy
+their locks), with EVIDENCE_SITE_WORKERS=1, or with EVIDENCE_SITE_LOAD_SPLIT=never;
+EVIDENCE_SITE_LOAD_SPLIT=always splits whatever the size (for tests). The files of a worker that
+cannot start, fails or dies are loaded again here, so an error reads as it would from one process.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from .load import load_file
 
 WORKERS_ENV = "EVIDENCE_SITE_WORKERS"  # shared with page rendering (parallel.py)
 SPLIT_ENV = "EVIDENCE_SITE_LOAD_SPLIT"
-# Below this many bytes of YAML (about 250 records) the fork, the pipe and the unpickling cost more
-# than a second core saves.
+# Below this many bytes of YAML (about 250 records) the fork and the pickling cost more than a
+# second core saves.
 MIN_PARALLEL_BYTES = 2_000_000
 
 Job = tuple[Path, str, str]  # (file, path shown in messages, kind)
@@ -146,12 +148,18 @@ class _Worker:
         self.status: int | None = None  # exit code once reaped
 
     def start(self) -> None:
-        self.pid = os.fork()
+        try:
+            self.pid = os.fork()
+        except OSError:  # no process to be had: its files are loaded here
+            self.pid, self.status = 0, -1
+            return
         if self.pid == 0:  # pragma: no cover - runs in the worker, which never returns
             _worker(self.run, self.fd)
 
     def results(self) -> list[Result] | None:
-        """Its results, once it has exited; None if it failed or died."""
+        """Its results, once it has exited; None if it did not start, failed or died."""
+        if not self.pid:
+            return None
         _, status = os.waitpid(self.pid, 0)
         self.status = os.waitstatus_to_exitcode(status)
         if self.status != 0:
