@@ -125,15 +125,14 @@ def load_files(jobs: list[Job], errors: Collector) -> list[RawFile]:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for file, shown, _ in jobs:  # lines for a later message are read again from the file
-            errors.remember_file(shown, file)
         n = _processes(jobs)
         results = _load_run(jobs, errors.sub()) if n == 1 else _load_split(jobs, n, errors)
         raw = []
-        for found, kept in results:
+        for (file, shown, _), (found, kept) in zip(jobs, results):
             errors.errors.extend(found)
             if kept is not None:
                 raw.append(kept)
+                errors.remember_file(shown, file)  # a later message reads its line from the file
         return raw
     finally:
         if collecting:
