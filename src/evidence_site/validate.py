@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter, defaultdict
-from itertools import accumulate, chain, repeat
+from itertools import accumulate, chain
 from operator import lt
 
 from . import markdown
@@ -282,20 +282,22 @@ def _first_mark(d: Digest, space: str, ident: str) -> Mark:
     return unpack(marks[names.index(ident)])
 
 
-def _register_ids(digests: list[Digest], errors: Collector) -> dict[str, dict[str, int]]:
-    """Each id space's ids, each with the index of the file that first used it; a second use is an
-    error naming the first. Without duplicates (the rule) a space is filled at C speed."""
+def _register_ids(digests: list[Digest], errors: Collector) -> dict[str, set[str] | dict[str, int]]:
+    """Each id space's ids; a second use of one is an error naming the first. Without duplicates
+    (the rule) a space is the set of its ids, made at C speed; with, each id maps to the index of
+    the file that first used it."""
     parts: dict[str, list[tuple[int, list[str], object]]] = defaultdict(list)
     for i, d in enumerate(digests):
         for space, (names, marks) in d.ids.items():
             parts[space].append((i, names, marks))
-    where: dict[str, dict[str, int]] = defaultdict(dict)
+    where: dict[str, set[str] | dict[str, int]] = {}
     for space, found in parts.items():
-        known = where[space]
-        if len(set(chain.from_iterable(names for _, names, _ in found))) == sum(len(names) for _, names, _ in found):
-            for i, names, _ in found:
-                known.update(zip(names, repeat(i)))
+        ids = set(chain.from_iterable(names for _, names, _ in found))
+        if len(ids) == sum(len(names) for _, names, _ in found):
+            where[space] = ids
             continue
+        known: dict[str, int] = {}
+        where[space] = known
         for i, names, marks in found:
             d = digests[i]
             for ident, packed in zip(names, marks):
@@ -310,14 +312,14 @@ def _register_ids(digests: list[Digest], errors: Collector) -> dict[str, dict[st
     return where
 
 
-def _resolve_refs(digests: list[Digest], where: dict[str, dict[str, int]], errors: Collector) -> None:
+def _resolve_refs(digests: list[Digest], where: dict[str, set[str] | dict[str, int]], errors: Collector) -> None:
     """Every reference names a known id; when all of a kind do (the rule), at C speed."""
     kinds: dict[str, list[Digest]] = defaultdict(list)
     for d in digests:
         for kind in d.refs:
             kinds[kind].append(d)
     for kind, found in kinds.items():
-        known = where.get(kind, {})
+        known = where.get(kind, set())
         if not set(chain.from_iterable(d.refs[kind][0] for d in found)).difference(known):
             continue
         for d in found:
@@ -342,7 +344,7 @@ def combine(digests: list[Digest], all_loaded: bool, errors: Collector) -> Site 
     ok = [d for d in digests if d.ok]
     site = _build(ok)
     if site is not None:
-        _check_site(site, ok, where, digests, errors)
+        _check_site(site, ok, digests, errors)
     return None if errors.errors else site
 
 
@@ -372,8 +374,7 @@ def _build(files: list[Digest]) -> Site | None:
     )
 
 
-def _check_site(site: Site, files: list[Digest], where: dict[str, dict[str, int]], digests: list[Digest],
-                errors: Collector) -> None:
+def _check_site(site: Site, files: list[Digest], digests: list[Digest], errors: Collector) -> None:
     record_files = {f.path: f.data for f in files if f.kind == "record"}
     sub_files = {f.data[0].id: f for f in files if f.kind == "submission"}
 
@@ -407,7 +408,7 @@ def _check_site(site: Site, files: list[Digest], where: dict[str, dict[str, int]
     paragraphs = site.paragraph_by_id
 
     def at_id(pid: str, message: str) -> None:
-        d = digests[where["paragraph"][pid]]
+        d = next(d for d in digests if pid in d.ids.get("paragraph", ((), ()))[0])  # the file that holds it
         m = _first_mark(d, "paragraph", pid)
         errors.add(d.path, m.line, m.col, message)
 
