@@ -46,8 +46,20 @@ messages = [e.format() for e in collector.errors]  # in the order found, not sor
 sys.stdout.buffer.write(pickle.dumps((site, messages, len(forks))))
 """
 
-# A worker that dies before writing anything, and one whose loading raises.
-WORKER_DIES = "parallel_load._worker = lambda run, fd: os._exit(3)"
+# A worker that dies before writing anything, one that dies after handing over its first part, and
+# one whose loading raises.
+WORKER_DIES = "parallel_load._worker = lambda *args: os._exit(3)"
+WORKER_DIES_LATER = """
+parts = []
+real_run = parallel_load._load_run
+def run(jobs, errors, model=True):
+    if not model:  # a worker's part
+        parts.append(jobs)
+        if len(parts) == 2:
+            os._exit(5)
+    return real_run(jobs, errors, model)
+parallel_load._load_run = run
+"""
 WORKER_FAILS = """
 real_digest = validate.digest
 def digest(f, errors):
@@ -159,7 +171,8 @@ def test_errors_found_across_files_read_the_same(corpus, tmp_path):
         assert expected in text, text
 
 
-@pytest.mark.parametrize("patch", [WORKER_DIES, WORKER_FAILS], ids=["worker-dies", "worker-fails"])
+@pytest.mark.parametrize("patch", [WORKER_DIES, WORKER_DIES_LATER, WORKER_FAILS],
+                         ids=["worker-dies", "worker-dies-after-a-part", "worker-fails"])
 def test_a_worker_that_dies_or_fails_has_its_files_loaded_here(corpus, corpus_site, patch):
     two, messages, forks = load(corpus, "always", patch)
     assert forks == 1 and messages == []
