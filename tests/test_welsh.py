@@ -181,6 +181,19 @@ def test_no_page_mixes_interface_languages(site_dir, lang):
 
 # ---- Labels: a missing Welsh label is an error; check lists the unreviewed -----------------------
 
+def test_every_label_is_used_so_translators_review_only_what_readers_see():
+    """A label no template or code reads is a string a Welsh reviewer would translate for nothing.
+    Keys read by name (t.key, t["key"], labels["key"]) or through a prefix (t["type_" ~ value])."""
+    english = yaml.safe_load((TEMPLATES / "labels" / "en.yaml").read_text(encoding="utf-8"))
+    code = "\n".join(f.read_text(encoding="utf-8") for pattern in ("*.html", "static/*.js")
+                     for f in TEMPLATES.glob(pattern))
+    code += "\n".join(f.read_text(encoding="utf-8") for f in (ROOT / "src" / "evidence_site").glob("*.py"))
+    prefixes = set(re.findall(r"""["']([a-z_]+_)["']\s*~""", code))
+    unused = [k for k in english if not re.search(rf"\b{k}\b", code)
+              and not any(k.startswith(prefix) for prefix in prefixes)]
+    assert not unused, f"labels nothing reads (remove them from en.yaml and cy.yaml): {unused}"
+
+
 def _check(templates: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "build.py", "check", "--templates", str(templates)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
