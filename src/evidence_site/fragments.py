@@ -21,11 +21,12 @@ without an address, a joint statement) and, where asked, the "cite this" text.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from markupsafe import Markup, escape
 
-from .views import Block, ParagraphView
+if TYPE_CHECKING:  # views calls this module: the types only, no import cycle
+    from .views import Block, ParagraphView
 
 
 _SPECIAL = re.compile(r"[&<>\"']")

@@ -8,6 +8,7 @@ from itertools import groupby
 from markupsafe import Markup
 
 from . import markdown
+from .fragments import blocks_html
 from .model import Body, Entity, Force, Paragraph, Site
 from .urls import DEFAULT_LANGUAGE, Urls, absolute
 
@@ -95,8 +96,6 @@ class PageText:
 
     def html(self, paragraphs, *, anchors: bool = True, cite: bool = True, level: int = 3) -> Markup:
         """The paragraphs' HTML, grouped into blocks (``fragments.blocks_html``)."""
-        from .fragments import blocks_html  # noqa: PLC0415 - fragments imports this module
-
         en_attr = ' lang="en"' if self.urls.lang != DEFAULT_LANGUAGE else ""
         return blocks_html(self.blocks(paragraphs), self.labels, anchors=anchors, cite=cite, level=level,
                            en_attr=en_attr)
