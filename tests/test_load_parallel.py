@@ -134,16 +134,23 @@ def test_errors_in_files_loaded_by_different_processes_read_the_same(corpus, tmp
         (records[len(records) // 2], "paragraphs:\n", "paragraphs:\n\t- id: x\n"),  # tab: not loaded
         (records[-1], "  - id: ", f"  - id: {first_id}\n    page: 1\n    text: |-\n      Again.\n  - id: "),
     ])
+    messages = _same_errors_split_or_not(tmp_path, (
+        "unknown key 'knd' in a body", "'page' must be a whole number, not text",
+        "a tab is used for indentation", f"duplicate paragraph id '{first_id}' (first used at content/{records[0]}:"))
+    assert all(m.startswith("content/") and "\n    " in m for m in messages), messages  # line shown
+
+
+def _same_errors_split_or_not(tmp_path: Path, expected: tuple[str, ...]) -> list[str]:
+    """Load tmp_path/content in one process and split over two: the same messages in the same order,
+    holding each of ``expected``."""
     one, one_messages, _ = load(Path("content"), "never", cwd=tmp_path)
     two, two_messages, forks = load(Path("content"), "always", cwd=tmp_path)
     assert forks == 1 and one is None and two is None
     assert two_messages == one_messages
     text = "\n".join(one_messages)
-    for expected in ("unknown key 'knd' in a body", "'page' must be a whole number, not text",
-                     "a tab is used for indentation", f"duplicate paragraph id '{first_id}' (first used at content/"
-                     f"{records[0]}:"):
-        assert expected in text, text
-    assert all(m.startswith("content/") and "\n    " in m for m in one_messages), one_messages  # line shown
+    for needle in expected:
+        assert needle in text, text
+    return one_messages
 
 
 def test_errors_found_across_files_read_the_same(corpus, tmp_path):
@@ -161,14 +168,8 @@ def test_errors_found_across_files_read_the_same(corpus, tmp_path):
         (records[0], "    text: |-\n      ", "    text: |-\n      [a link](javascript:alert) "),  # refused link
         (submission.relative_to(content).as_posix(), f"  - {late_id}\n", ""),  # not placed in the sequence
     ])
-    one, one_messages, _ = load(Path("content"), "never", cwd=tmp_path)
-    two, two_messages, forks = load(Path("content"), "always", cwd=tmp_path)
-    assert forks == 1 and one is None and two is None
-    assert two_messages == one_messages
-    text = "\n".join(one_messages)
-    for expected in ("must come after page", "link to 'javascript:alert' is not allowed",
-                     f"paragraph '{late_id}' is not placed in the sequence"):
-        assert expected in text, text
+    _same_errors_split_or_not(tmp_path, ("must come after page", "link to 'javascript:alert' is not allowed",
+                                         f"paragraph '{late_id}' is not placed in the sequence"))
 
 
 @pytest.mark.parametrize("patch", [WORKER_DIES, WORKER_DIES_LATER, WORKER_FAILS],
