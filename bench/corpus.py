@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SUBMISSION = "bench"
-# A content file is capped at 1 MB, and a submission lists every paragraph id of its records: at
-# most 50 forces (1,000 records) per submission. N = 5,000 is five submissions.
-FORCES_PER_SUBMISSION = 50
+# An inquiry's evidence is hundreds of responses, each of a few answers: here one per force, its
+# police and OPCC answering the ten questions together (as the Policing in Wales response does for
+# four forces). N = 5,000 is 250 submissions of 20 answers, about 400 paragraphs each.
+FORCES_PER_SUBMISSION = 1
 QUESTIONS = 10
 BODY_KINDS = ("police", "opcc")
 
@@ -316,7 +317,12 @@ HUGO_LAYOUTS = {
     "_default/terms.html": """{{ define "main" }}<h1>{{ .Title }}</h1>
 <ul>{{ range .Data.Terms.Alphabetical }}<li><a href="{{ .Page.RelPermalink }}">{{ .Page.Title }}</a></li>{{ end }}</ul>{{ end }}
 """,
+    "_default/term.html": """{{ define "main" }}<h1>{{ .Title }}</h1>
+<ul>{{ range .Pages }}<li><a href="{{ .RelPermalink }}">{{ .Title }}</a> ({{ .Params.paragraphs }} paragraphs)</li>
+{{ end }}</ul>{{ end }}
+""",
     "index.html": """{{ define "main" }}<h1>{{ .Site.Title }}</h1>
+<ul>{{ range .Site.Sections }}<li><a href="{{ .RelPermalink }}">{{ .Title }}</a></li>{{ end }}</ul>
 <ul>{{ range .Site.Taxonomies.questions.Alphabetical }}<li><a href="{{ .Page.RelPermalink }}">{{ .Page.Title }}</a></li>{{ end }}</ul>
 <ul>{{ range .Site.Taxonomies.forces.Alphabetical }}<li><a href="{{ .Page.RelPermalink }}">{{ .Page.Title }}</a></li>{{ end }}</ul>{{ end }}
 """,
@@ -324,10 +330,11 @@ HUGO_LAYOUTS = {
 
 
 def write_hugo(c: Corpus, root: Path) -> Path:
-    """Record pages, one page per force and per question (taxonomies) holding their records' text,
-    and the section page holding every record (like the full-response page)."""
+    """Record pages; one page per force and per question (taxonomies) listing their records, as ours
+    do when the answers are too many to show in full (every size of this corpus); and one section
+    per submission, its page holding every record of it (like the full-response page)."""
     site = root / "hugo"
-    (site / "content" / "records").mkdir(parents=True, exist_ok=True)
+    (site / "content").mkdir(parents=True, exist_ok=True)
     (site / "config.toml").write_text(
         'baseURL = "https://example.org/bench/"\nlanguageCode = "en"\n'
         f'title = "Synthetic evidence ({c.n} records)"\ndisableKinds = ["RSS"]\n'
@@ -337,15 +344,17 @@ def write_hugo(c: Corpus, root: Path) -> Path:
         (site / "layouts" / rel).parent.mkdir(parents=True, exist_ok=True)
         (site / "layouts" / rel).write_text(text)
     (site / "content" / "_index.md").write_text("---\ntitle: Home\n---\n")
-    (site / "content" / "records" / "_index.md").write_text(
-        "---\ntitle: The full response\n---\n" + "\n\n".join(p.text for p in c.submissions[0].intro) + "\n")
+    for sub in c.submissions:
+        (site / "content" / sub.id).mkdir(parents=True, exist_ok=True)
+        (site / "content" / sub.id / "_index.md").write_text(
+            f"---\ntitle: The full response {sub.id}\n---\n" + "\n\n".join(p.text for p in sub.intro) + "\n")
     bodies = {b[0]: b for b in c.bodies}
     qtitle = {q[0]: q[2] for q in c.questions}
     for w, r in enumerate(c.records, 1):
         b = bodies[r.body]
         front = {"title": f"{b[1]}: {qtitle[r.question]}", "weight": w, "forces": [b[2]],
-                 "questions": [r.question]}
-        (site / "content" / "records" / f"{r.body}-{r.question}.md").write_text(
+                 "questions": [r.question], "paragraphs": len(r.paragraphs)}
+        (site / "content" / r.submission / f"{r.body}-{r.question}.md").write_text(
             "---\n" + json.dumps(front) + "\n---\n" + _markdown(r))
     return site
 

@@ -161,7 +161,8 @@ def test_errors_found_across_files_read_the_same(corpus, tmp_path):
     records = _records(content)
     last = (content / records[-1]).read_text()
     late_id = last.split("  - id: ", 2)[2].split("\n", 1)[0]
-    submission = next((content / "submissions").glob("*.yaml"))
+    submission = next(f for f in sorted((content / "submissions").glob("*.yaml"))
+                      if f"  - {late_id}\n" in f.read_text())  # the one placing that paragraph
     page_line = re.search(r"\n    page: \d+\n(?=    text: )", last).group()  # a paragraph without page_end
     _break(content, [
         (records[-1], page_line, page_line + "    page_end: 1\n"),  # page_end before page

@@ -16,7 +16,9 @@ rendered needlessly costs time, a page left stale is wrong):
 - a question page: every record answering the question (joint statements included: they answer it);
 - an entity page: every record with a paragraph mentioning the entity, and the records of the
   paragraphs its summary cites as sources (their number is shown);
-- the entity indexes, search, the accessibility statement and 404: no record;
+- the entity indexes, the responses index (its answer counts come from the submission files, and a
+  record file added or removed rebuilds everything), search, the accessibility statement and 404:
+  no record;
 - the home page, glossary, key figures, comparison and any page not named here: every record (they
   summarise across the records).
 
@@ -34,7 +36,7 @@ from .render import Page
 NONE: frozenset[str] = frozenset()
 
 # Pages that show no record's content (only ids, names and labels from other files).
-NO_RECORDS = frozenset({"entities.html", "search.html", "accessibility.html", "404.html"})
+NO_RECORDS = frozenset({"entities.html", "search.html", "accessibility.html", "404.html", "responses.html"})
 
 
 class _Index:

@@ -93,6 +93,8 @@ def _memo_selectattr(original):
 def pages(site: Site, urls: Urls) -> list[Page]:
     """Every HTML page of one interface language, in a fixed order."""
     out: list[Page] = [Page(urls.home(), "home.html", "home")]
+    if len(site.submissions) > 1:  # one navigation link to them all, not one per submission
+        out.append(Page(urls.responses(), "responses.html", "responses"))
     for sub in site.submissions:
         out.append(Page(urls.response(sub.id), "response.html", "response", {"submission": sub}))
         for body_id in sub.bodies:

@@ -43,6 +43,10 @@ class Urls:
     def home(self) -> str:
         return self.page("")
 
+    def responses(self) -> str:
+        """The index of every submission (built when the site holds more than one)."""
+        return self.page("responses/")
+
     def response(self, submission: str) -> str:
         return self.page(f"responses/{submission}/")
 

@@ -178,6 +178,16 @@ class _Index:
                         joint.setdefault((r.submission, body, r.question), []).append(p)
         self.joint = {key: tuple(ps) for key, ps in joint.items()}
         self.forces_of_submission: dict[str, list[tuple[Force, list[Body]]]] = {}
+        self.answers_of_submission: dict[str, int] = {}
+        self.paragraphs_of_question: dict[str, int] = {}
+        self.paragraphs_of_force: dict[str, int] = {}
+        force_of = {b.id: b.force for b in site.bodies}
+        for r in site.records:
+            n = len(r.paragraphs)
+            self.answers_of_submission[r.submission] = self.answers_of_submission.get(r.submission, 0) + 1
+            self.paragraphs_of_question[r.question] = self.paragraphs_of_question.get(r.question, 0) + n
+            force = force_of[r.body]
+            self.paragraphs_of_force[force] = self.paragraphs_of_force.get(force, 0) + n
 
 
 def _index(site: Site) -> _Index:
@@ -236,6 +246,38 @@ def forces_of_submission(site: Site, submission: str) -> list[tuple[Force, list[
                  if (bodies := [b for b in idx.bodies_of_force.get(f.id, ()) if b.id in members])]
         idx.forces_of_submission[submission] = found
     return found
+
+
+# A question or force page shows its answers' text in full up to this many paragraphs between them
+# (the real response's largest page, a question's eight answers, holds 85: about 55 KB). Beyond it,
+# at an inquiry's scale of hundreds of answers, the page lists the answers instead, each linking to
+# its own page, so that every page stays within the 60 KB page budget and a phone can open it.
+FULL_TEXT_LIMIT = 90
+
+# The glossary links each acronym's uses up to this many (the real response's most used, OPCC, has
+# 24); beyond, it says how many more there are and links a search for the acronym.
+GLOSSARY_USES_SHOWN = 30
+
+
+def question_paragraphs(site: Site, question: str) -> int:
+    """How many paragraphs the answers to the question hold between them."""
+    return _index(site).paragraphs_of_question.get(question, 0)
+
+
+def force_paragraphs(site: Site, force: str) -> int:
+    """How many paragraphs the answers of the force's bodies hold between them."""
+    return _index(site).paragraphs_of_force.get(force, 0)
+
+
+def answer_count(site: Site, submission: str) -> int:
+    """How many answers (records) the submission holds."""
+    return _index(site).answers_of_submission.get(submission, 0)
+
+
+def submissions_of_force(site: Site, force: str) -> list:
+    """The submissions holding a body of the force, in the site's order."""
+    bodies = {b.id for b in _index(site).bodies_of_force.get(force, ())}
+    return [s for s in site.submissions if bodies.intersection(s.bodies)]
 
 
 def entities_by_force(site: Site, entities) -> list[tuple[Force, list[Entity]]]:

@@ -1,0 +1,141 @@
+"""An inquiry's evidence: many responses, hundreds of answers. Every page stays one a phone can open.
+
+The benchmark's corpus at 100 records is five responses (one per force, police and OPCC answering
+ten questions together), 200 paragraphs a question and 400 a force: past the point where a question
+or force page can show its answers' text in full. The real response stays below it (tests elsewhere
+check its question and force pages show the answers side by side).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+from conftest import CONTENT, ROOT, TEMPLATES, build_site
+from test_html_valid import nu_errors
+from evidence_site import pipeline, views
+from evidence_site.urls import Urls
+
+sys.path.insert(0, str(ROOT / "bench"))
+import corpus as bench_corpus  # noqa: E402
+
+BUDGET = 60_000  # bytes of HTML a page may weigh; the full response of a submission is exempt
+
+
+@pytest.fixture(scope="module")
+def inquiry(tmp_path_factory) -> tuple[Path, Path]:
+    """(content, built site) of five responses."""
+    root = tmp_path_factory.mktemp("inquiry")
+    bench_corpus.write_ours(bench_corpus.generate(100), root)
+    content = root / "content"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EVIDENCE_SITE_CACHE", "off")
+        mp.setenv("SOURCE_DATE_EPOCH", "1700000000")
+        build_site(root / "site", "/", content, search=False)
+    return content, root / "site"
+
+
+@pytest.fixture(scope="module")
+def site(inquiry):
+    return pipeline.load_site(inquiry[0])
+
+
+def soup(out: Path, url: str) -> BeautifulSoup:
+    return BeautifulSoup((out / Urls("/").output_path(url)).read_text(encoding="utf-8"), "html.parser")
+
+
+def test_every_page_but_a_full_response_stays_within_the_budget(inquiry, site):
+    out = inquiry[1]
+    responses = {Urls("/").output_path(Urls("/").response(s.id)) for s in site.submissions}
+    over = [f"{f.relative_to(out)}: {f.stat().st_size} bytes" for f in sorted(out.rglob("*.html"))
+            if f.relative_to(out).as_posix() not in responses and f.stat().st_size > BUDGET]
+    assert not over, "pages over 60 KB:\n" + "\n".join(over)
+
+
+def test_one_navigation_link_leads_to_every_response(inquiry, site):
+    out = inquiry[1]
+    urls = Urls("/")
+    for url in (urls.home(), urls.question("question-03"), urls.record("bench-2", "force-002-opcc", "question-01")):
+        nav = soup(out, url).select_one("nav.site-nav")
+        hrefs = [a["href"] for a in nav.find_all("a")]
+        assert urls.responses() in hrefs, url
+        assert not [h for h in hrefs if h != urls.responses() and h.startswith("/responses/")], \
+            f"{url}: the navigation should not list the responses one by one"
+    index = soup(out, urls.responses())
+    assert index.select_one("nav.site-nav a[aria-current=page]")["href"] == urls.responses()
+    listed = [a["href"] for a in index.select("main ul.responses a")]
+    assert listed == [urls.response(s.id) for s in site.submissions]
+    for s, item in zip(site.submissions, index.select("main ul.responses li")):
+        answers = sum(1 for r in site.records if r.submission == s.id)
+        assert f"({answers} answers)" in item.get_text(), item.get_text()
+    home = soup(out, urls.home())
+    assert home.select_one(f'main a[href="{urls.responses()}"]'), "the home page should lead to the responses"
+    assert [a["href"] for a in home.select("main ol.questions a")] == [urls.question(q.id) for q in site.questions]
+
+
+def _listed(page: BeautifulSoup) -> dict[str, str]:
+    return {a["href"]: a.parent.get_text(" ", strip=True) for a in page.select("main ul.answer-list a")}
+
+
+def test_a_large_question_page_links_every_answer_with_its_length(inquiry, site):
+    urls = Urls("/")
+    q = site.questions[3]
+    answers = [r for r in site.records if r.question == q.id]
+    assert sum(len(r.paragraphs) for r in answers) > views.FULL_TEXT_LIMIT  # the case this tests
+    page = soup(inquiry[1], urls.question(q.id))
+    listed = _listed(page)
+    assert set(listed) == {urls.record(r.submission, r.body, r.question) for r in answers}
+    for r in answers:
+        assert f"({len(r.paragraphs)} paragraphs)" in listed[urls.record(r.submission, r.body, r.question)]
+    total = f"{sum(len(r.paragraphs) for r in answers):,}"
+    assert f"These answers hold {total} paragraphs" in page.select_one("main").get_text()
+    assert not page.select("main .para"), "no answer's text on a page listing them"
+
+
+def test_a_large_force_page_links_each_of_its_answers_once(inquiry, site):
+    urls = Urls("/")
+    force = site.forces[1]
+    bodies = {b.id for b in site.bodies if b.force == force.id}
+    answers = [r for r in site.records if r.body in bodies]
+    page = soup(inquiry[1], urls.force(force.id))
+    links = [a["href"] for a in page.select("main ul.answer-list a")]
+    assert sorted(links) == sorted(urls.record(r.submission, r.body, r.question) for r in answers)
+    # Only the response holding the force's bodies has sections here, one per question.
+    assert len(page.select("main section.force-question")) == len(site.questions)
+
+
+@pytest.mark.parametrize("limit_offset, shows_text", [(0, True), (-1, False)])
+def test_a_question_page_shows_the_text_up_to_the_limit(tmp_path, monkeypatch, limit_offset, shows_text):
+    """At the limit the answers are shown in full; one paragraph past it, listed."""
+    site = pipeline.load_site(CONTENT)
+    q = max(site.questions, key=lambda q: views.question_paragraphs(site, q.id))
+    monkeypatch.setattr(views, "FULL_TEXT_LIMIT", views.question_paragraphs(site, q.id) + limit_offset)
+    files = pipeline.render_site(site, TEMPLATES, "/")
+    page = BeautifulSoup(files[Urls("/").output_path(Urls("/").question(q.id))], "html.parser")
+    assert bool(page.select("main .para-text")) is shows_text
+    assert bool(page.select("main ul.answer-list")) is not shows_text
+
+
+def test_the_glossary_links_the_first_uses_and_counts_the_rest(inquiry, site):
+    uses = pipeline.glossary_uses(site)
+    term, found = max(uses.items(), key=lambda kv: len(kv[1]))
+    assert len(found) > views.GLOSSARY_USES_SHOWN  # the case this tests
+    row = soup(inquiry[1], Urls("/").named("glossary")).find("tr", id=re.compile(".")).find_parent("tbody").find(
+        lambda tag: tag.name == "tr" and tag.th and tag.th.get_text() == term)
+    cell = row.find_all("td")[-1]
+    links = cell.find_all("a")
+    assert [a["href"] for a in links[:-1]] == [Urls("/").paragraph(p) for p in found[:views.GLOSSARY_USES_SHOWN]]
+    assert f"and {len(found) - views.GLOSSARY_USES_SHOWN} more" in cell.get_text()
+    assert links[-1]["href"] == f"/search/?q={term}"
+
+
+def test_the_pages_made_for_many_responses_are_valid_html(inquiry):
+    urls, out = Urls("/"), inquiry[1]
+    files = [out / urls.output_path(u) for u in (urls.home(), urls.responses(), urls.question("question-01"),
+                                                 urls.force("force-002"), urls.named("glossary"), urls.named("search"))]
+    errors = nu_errors(files, out)
+    assert not errors, "\n".join(errors)
