@@ -1,0 +1,150 @@
+"""evidence.json and evidence.csv are written by hand for speed (data.py); these check the bytes are
+exactly what json.dumps and csv.writer write, on the real content and on awkward text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import fields, replace
+
+import pytest
+
+from conftest import CONTENT
+from evidence_site import data, pipeline
+from evidence_site.model import Mention, Paragraph, Site
+from evidence_site.urls import Urls
+
+AWKWARD = ['He said "no", twice', "a, b, c", "line one\nline two", "bare\rreturn", "crlf\r\nend",
+           "tab\there", "=SUM(A1)", "+44", "-1", "@here", "\tindented", "\rreturn first", "back\\slash",
+           'only "quotes"', "Cymraeg: ŵ ŷ â – “curly” ‘quotes’", "emoji 🚓", "line\u2028separator",
+           "nul\x00and\x01control", "", " ", ",", '"', "\n", "\r"]
+URLS = [Urls("/"), Urls("/repo/"), Urls("/", "cy"), Urls('/a"b,c\nd/')]
+
+
+# data.py's evidence files as they were before they were written by hand (dicts through json.dumps,
+# rows through csv.writer), kept here as the reference for the bytes.
+
+def reference(site: Site, urls: Urls) -> dict:
+    paragraphs = []
+    for sub in site.submissions:
+        for pid in sub.sequence:
+            p = site.paragraph_by_id[pid]
+            row = {"id": p.id, "submission": p.submission, "body": p.body, "question": p.question,
+                   "page": p.page, "kind": p.kind, "number": p.number, "text": p.text, "url": urls.paragraph(p),
+                   "mentions": [{"entity": m.entity, "text": m.text} for m in p.mentions]}
+            if p.page_end:
+                row["page_end"] = p.page_end
+            if p.joint_with:
+                row["joint_with"] = list(p.joint_with)
+            paragraphs.append(row)
+    return {
+        "submissions": [{"id": s.id, "title": s.title, "author": s.author, "committee": s.committee,
+                         "inquiry": s.inquiry, "language": s.language,
+                         "introduction": [{"id": p.id, "page": p.page, "kind": p.kind, "text": p.text,
+                                           "url": urls.paragraph(p)} for p in s.introduction]}
+                        for s in site.submissions],
+        "forces": [{"id": f.id, "name": f.name, "name_cy": f.name_cy} for f in site.forces],
+        "questions": [{"id": q.id, "number": q.number, "title": q.title, "text": q.text} for q in site.questions],
+        "bodies": [{"id": b.id, "name": b.name, "force": b.force, "kind": b.kind} for b in site.bodies],
+        "paragraphs": paragraphs,
+        "entities": [{"id": e.id, "type": e.type, "name": e.name, "kind": e.kind, "forces": list(e.forces),
+                      "addresses": [{"text": a.text, "url": a.url} for a in e.addresses],
+                      "summary": e.summary, "sources": list(e.sources), "url": urls.entity(e)}
+                     for e in site.entities],
+        "acronyms": [{"id": a.id, "term": a.term, "expansion": a.expansion, "source": a.source}
+                     for a in site.acronyms],
+        "figures": [{"id": f.id, "value": f.value, "counts": f.counts, "period": f.period, "body": f.body,
+                     "paragraph": f.paragraph, "url": urls.paragraph(site.paragraph_by_id[f.paragraph])}
+                    for f in site.figures],
+    }
+
+
+def reference_json(site: Site, urls: Urls) -> str:
+    lines = ["{"]
+    doc = reference(site, urls)
+    keys = sorted(doc)
+    for i, key in enumerate(keys):
+        items = doc[key]
+        end = "," if i < len(keys) - 1 else ""
+        if not items:
+            lines.append(f" {json.dumps(key)}: []{end}")
+            continue
+        lines.append(f" {json.dumps(key)}: [")
+        lines.append(",\n".join("  " + json.dumps(item, ensure_ascii=False, sort_keys=True) for item in items))
+        lines.append(f" ]{end}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def reference_csv(site: Site, urls: Urls) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["id", "force", "body", "question", "page", "page_end", "number", "kind", "text", "entities", "url"])
+    for sub in site.submissions:
+        for pid in sub.sequence:
+            p = site.paragraph_by_id[pid]
+            body = site.body_by_id[p.body] if p.body else None
+            w.writerow([p.id, body.force if body else "", p.body or "", p.question or "", p.page, p.page_end or "",
+                        p.number or "", p.kind, data.spreadsheet_safe(p.text),
+                        " ".join(m.entity for m in p.mentions), urls.paragraph(p)])
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def real_site() -> Site:
+    return pipeline.load_site(CONTENT)
+
+
+def awkward(site: Site) -> Site:
+    """The site with every paragraph's text, mentions, joint bodies, page_end and number made awkward."""
+    n = iter(range(10**6))
+
+    def change(p: Paragraph) -> Paragraph:
+        i = next(n)
+        return replace(p, text=AWKWARD[i % len(AWKWARD)] + p.text * (i % 2),
+                       mentions=tuple(Mention(f"entity-{j}", AWKWARD[(i + j) % len(AWKWARD)]) for j in range(i % 3)),
+                       joint_with=("gwent-police", "a-b")[: i % 3], page_end=(None, 0, p.page + 1)[i % 3],
+                       number=(None, 0, 7, p.number)[i % 4])
+    records = tuple(replace(r, paragraphs=tuple(map(change, r.paragraphs))) for r in site.records)
+    lookups = {f.name: {} for f in fields(Site) if not f.compare}  # filled afresh by __post_init__
+    return replace(site, records=records, **lookups)
+
+
+@pytest.mark.parametrize("urls", URLS, ids=repr)
+def test_evidence_files_are_byte_for_byte_what_the_encoders_write(real_site, urls):
+    for site in (real_site, awkward(real_site)):
+        assert data.evidence_json(site, urls) == reference_json(site, urls)
+        assert data.evidence_csv(site, urls) == reference_csv(site, urls)
+
+
+def test_the_second_file_reuses_paragraph_urls_only_for_the_same_site_and_urls(real_site):
+    other = awkward(real_site)
+    a, b = Urls("/"), Urls("/repo/")
+    for first, second in [((real_site, a), (other, a)), ((real_site, a), (real_site, b)), ((other, b), (other, b))]:
+        data.evidence_json(*first)
+        assert data.evidence_csv(*second) == reference_csv(*second)
+        data.evidence_csv(*first)
+        assert data.evidence_json(*second) == reference_json(*second)
+
+
+def test_a_paragraph_item_is_what_json_dumps_writes():
+    base = Paragraph("p-1", "prose", 3, None, "text", (), (), "sub", "body", "q", 2)
+    cases = [base, replace(base, body=None, question=None, number=None), replace(base, page_end=4, joint_with=("x",)),
+             replace(base, mentions=(Mention("e", 'say "hi"\n'), Mention("f", "ŵ\u2028"))), replace(base, text="")]
+    for p in cases:
+        expected = {"id": p.id, "submission": p.submission, "body": p.body, "question": p.question, "page": p.page,
+                    "kind": p.kind, "number": p.number, "text": p.text, "url": "/u/#x\"",
+                    "mentions": [{"entity": m.entity, "text": m.text} for m in p.mentions]}
+        if p.page_end:
+            expected["page_end"] = p.page_end
+        if p.joint_with:
+            expected["joint_with"] = list(p.joint_with)
+        assert data._paragraph_json(p, "/u/#x\"") == json.dumps(expected, ensure_ascii=False, sort_keys=True)
+
+
+def test_csv_rows_are_what_csv_writer_writes():
+    rows = [[""], ["a"], [",", ""], ["", ""], *([s, "x", s] for s in AWKWARD), AWKWARD, ["a,b", "c\rd", 'e"f']]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    assert data._csv(rows) == out.getvalue()
