@@ -115,20 +115,37 @@ def _render_chunk(chunk: tuple[int, list[int]]) -> tuple[tuple[int, list[int]], 
     return chunk, True
 
 
+def _group(page: Page):
+    """Pages that show the same paragraphs: a submission's full response and its record pages. A
+    chunk holds whole groups, so each paragraph is prepared (``views.SharedText``) by one worker
+    instead of by every worker whose pages reach it."""
+    sub = page.context.get("submission")
+    return sub.id if sub is not None else None
+
+
 def _chunks(jobs: list[Job], n_workers: int) -> list[tuple[int, list[int]]]:
-    """Chunks of pages, the largest first (so no worker is left with a big page at the end)."""
-    weighted = [(c, j, i) for j, job in enumerate(jobs) for i, c in enumerate(_costs(job))]
+    """Chunks of pages, the largest first (so no worker is left with a big page at the end), each
+    holding whole groups of pages that share paragraphs (``_group``)."""
+    units: dict[tuple[int, object], tuple[int, list[int]]] = {}  # (job, group) -> (cost, indexes)
+    for j, job in enumerate(jobs):
+        for i, (c, (_, page)) in enumerate(zip(_costs(job), job.pages)):
+            group = _group(page)
+            key = (j, group if group is not None else ("page", i))
+            acc, idx = units.get(key, (0, []))
+            idx.append(i)
+            units[key] = (acc + c, idx)
+    weighted = [(c, j, idx) for (j, _), (c, idx) in units.items()]
     total = sum(c for c, _, _ in weighted)
     target = max(1, total // (n_workers * 16))
     weighted.sort(key=lambda x: -x[0])
     chunks: list[tuple[int, int, list[int]]] = []  # (cost, job, indexes)
     current: dict[int, tuple[int, list[int]]] = {}
-    for c, j, i in weighted:
+    for c, j, idx_unit in weighted:
         if c >= target:
-            chunks.append((c, j, [i]))
+            chunks.append((c, j, idx_unit))
             continue
         acc, idx = current.get(j, (0, []))
-        idx.append(i)
+        idx = idx + idx_unit
         acc += c
         if acc >= target:
             chunks.append((acc, j, idx))
