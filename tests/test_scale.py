@@ -139,3 +139,23 @@ def test_the_pages_made_for_many_responses_are_valid_html(inquiry):
                                                  urls.force("force-002"), urls.named("glossary"), urls.named("search"))]
     errors = nu_errors(files, out)
     assert not errors, "\n".join(errors)
+
+
+def test_the_glossary_finds_a_term_only_where_it_stands_as_a_word():
+    """The glossary looks for every term in all the paragraphs at once; a paragraph counts when the
+    term stands as a word anywhere in it (not inside a word or a hyphenated name), and once only."""
+    from types import SimpleNamespace as NS
+
+    texts = {
+        "start": "CCE at the start.", "end": "ends with CCE", "twice": "CCE and CCE again",
+        "inside": "CCEs and xCCE and CCE-led and pre-CCE", "late": "aCCE first, then CCE alone",
+        "bold": "the **CCE** team", "linked": "see [CCE work](https://example.org/)", "none": "nothing here",
+        "vru": "VRU, CCE", "other": "VRU2 and VRU_x",
+    }
+    paragraphs = {pid: NS(id=pid, text=text) for pid, text in texts.items()}
+    sequence = tuple(reversed(list(texts)))  # reading order differs from the order of the files
+    site = NS(submissions=[NS(introduction=(), sequence=sequence)], paragraph_by_id=paragraphs,
+              acronyms=[NS(term="CCE"), NS(term="VRU")])
+    uses = pipeline.glossary_uses(site)
+    assert [p.id for p in uses["CCE"]] == ["vru", "linked", "bold", "late", "twice", "end", "start"]
+    assert [p.id for p in uses["VRU"]] == ["vru"]

@@ -121,20 +121,44 @@ def build_date(lang: str = DEFAULT_LANGUAGE) -> str | None:
 
 
 def glossary_uses(site: Site) -> dict[str, list]:
+    """Each glossary term's paragraphs (where its words stand as a whole word), in reading order."""
     import re
+    from bisect import bisect_right
 
     from . import markdown
 
     order = {pid: i for s in site.submissions for i, pid in enumerate((p.id for p in s.introduction))}
     order.update({pid: 1000 + i for s in site.submissions for i, pid in enumerate(s.sequence)})
+    paragraphs = list(site.paragraph_by_id.values())
+    # Every paragraph's words in one string, NUL between two (no text holds one: markdown.is_plain),
+    # so each term is looked for in one pass at C speed instead of once per paragraph.
+    starts: list[int] = []
+    at = 0
+    words = []
+    for p in paragraphs:
+        plain = markdown.plain_text(p.text)
+        starts.append(at)
+        words.append(plain)
+        at += len(plain) + 1
+    joined = "\0".join(words)
+    starts.append(at)
+    word = re.compile(r"[\w-]")
     uses: dict[str, list] = {}
-    # Each paragraph's words once, not once per acronym; the substring test skips the pattern for
-    # the many paragraphs that cannot match it.
-    plain = [(p, markdown.plain_text(p.text)) for p in site.paragraph_by_id.values()]
     for a in site.acronyms:
-        pat = re.compile(r"(?<![\w-])" + re.escape(a.term) + r"(?![\w-])")
-        found = [p for p, words in plain if a.term in words and pat.search(words)]
-        uses[a.term] = sorted(found, key=lambda p: order.get(p.id, 0))
+        # The term, then no letter, digit, _ or - after it nor (tested apart: a look-behind first
+        # would be tried at every character) before it.
+        pat = re.compile(re.escape(a.term) + r"(?![\w-])")
+        hits = []
+        m = pat.search(joined)
+        while m is not None:
+            s = m.start()
+            if s and word.match(joined, s - 1):
+                m = pat.search(joined, s + 1)
+                continue
+            i = bisect_right(starts, s) - 1
+            hits.append(paragraphs[i])
+            m = pat.search(joined, starts[i + 1])  # one use per paragraph: on to the next
+        uses[a.term] = sorted(hits, key=lambda p: order.get(p.id, 0))
     return uses
 
 
