@@ -234,3 +234,104 @@ def test_an_error_in_a_worker_is_raised_as_in_one_process(synthetic, tmp_path, m
         pipeline.build(pipeline.Settings(content=synthetic, templates=templates, out=tmp_path / "site", search=False),
                        log=lambda *a: None)
     assert not (tmp_path / "site").exists()
+
+
+# --- the loaded content files the cache keeps --------------------------------------------------------
+
+BUILD_COUNTING_PARSES = r"""
+import json, sys
+sys.path.insert(0, {src!r})
+from pathlib import Path
+from evidence_site import load, markdown, pipeline
+files, texts = [], []
+real_parse = load.parse_text
+def counting(text, shown, errors):
+    files.append(shown)
+    return real_parse(text, shown, errors)
+load.parse_text = counting
+real_inline = markdown.MD.parseInline
+def parsing(text, *args):
+    texts.append(text)
+    return real_inline(text, *args)
+markdown.MD.parseInline = parsing
+pipeline.build(pipeline.Settings(content=Path(sys.argv[1]), templates=Path(sys.argv[2]), out=Path(sys.argv[3]),
+                                 search=False), log=lambda *a: None)
+print(json.dumps([[f for f in files if "templates/labels/" not in f], texts]))
+"""
+
+
+def build_in_a_process(content: Path, out: Path, cache: Path, split: str) -> tuple[list[str], list[str]]:
+    """Build as build.py does, in a fresh process (so loading may fork): the content files whose
+    YAML it parsed and the texts whose Markdown it parsed, in this process."""
+    import json
+    import os
+    import subprocess
+
+    env = dict(os.environ, EVIDENCE_SITE_CACHE=str(cache), EVIDENCE_SITE_WORKERS="2", EVIDENCE_SITE_LOAD_SPLIT=split)
+    done = subprocess.run([sys.executable, "-c", BUILD_COUNTING_PARSES.format(src=str(ROOT / "src")), str(content),
+                           str(TEMPLATES), str(out)], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_a_rebuild_parses_only_the_files_edited_since_and_builds_the_same(synthetic, tmp_path, monkeypatch):
+    """The first build (loading in two processes) keeps every file's digest; after an edit, the next
+    build parses the YAML of the edited file alone and the Markdown of no other record, and its site
+    is a cold build's, byte for byte."""
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    cache, out = tmp_path / "cache", tmp_path / "site"
+    first, _ = build_in_a_process(content, out, cache, "always")
+    assert 0 < len(first) < len(list(content.rglob("*.yaml")))  # a worker parsed the others
+    (kept,) = cache.glob("digests-*.pickle")
+    # As after a change of code: no digests, but the Markdown cache knows every text.
+    kept.unlink()
+    record = edit_record(content)
+    files, texts = build_in_a_process(content, out, cache, "never")
+    assert len(files) == len(list(content.rglob("*.yaml"))) and kept.exists()
+    edit_record(content)
+    files, texts = build_in_a_process(content, out, cache, "never")
+    assert len(files) == 1 and files[0].endswith("/" + record.relative_to(content).as_posix()), files
+    site = pipeline.load_site(content)
+    others = {p.text for r in site.records if r.path != files[0] for p in r.paragraphs}
+    assert texts and not others.intersection(texts)
+    assert_same_site(out, cold_build(tmp_path / "cold", content, monkeypatch))
+
+
+def test_a_cache_that_cannot_be_read_is_not_used(synthetic, tmp_path, monkeypatch):
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    cache, out = tmp_path / "cache", tmp_path / "site"
+    build_in_a_process(content, out, cache, "never")
+    (kept,) = cache.glob("digests-*.pickle")
+    kept.write_bytes(kept.read_bytes()[: kept.stat().st_size // 2])  # cut short, as by a full disk
+    edit_record(content)
+    files, _ = build_in_a_process(content, out, cache, "never")
+    assert len(files) == len(list(content.rglob("*.yaml")))
+    assert_same_site(out, cold_build(tmp_path / "cold", content, monkeypatch))
+
+
+def test_an_error_across_files_reads_the_same_from_kept_digests(synthetic, tmp_path, monkeypatch):
+    """A paragraph id used again in an edited file: the message names where it was first used, in a
+    file whose digest came from the cache, as a build from nothing names it."""
+    from evidence_site import cache as cache_mod
+    from evidence_site.errors import ContentErrors
+
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    store = tmp_path / "cache"
+    known = cache_mod.Digests(store)
+    pipeline.load_site(content, known=known)
+    known.save()
+    records = sorted((content / "responses").rglob("*.yaml"))
+    first_id = records[0].read_text().split("  - id: ", 1)[1].split("\n", 1)[0]
+    last = records[-1]
+    last.write_text(last.read_text().replace("  - id: ", f"  - id: {first_id}\n    page: 1\n    text: |-\n      Again."
+                                             "\n  - id: ", 1))
+    messages = []
+    for known in (cache_mod.Digests(store), None):
+        with pytest.raises(ContentErrors) as caught:
+            pipeline.load_site(content, known=known)
+        messages.append(str(caught.value))
+    assert f"duplicate paragraph id '{first_id}' (first used at" in messages[0]
+    assert messages[0] == messages[1]

@@ -52,12 +52,12 @@ WORKER_DIES = "parallel_load._worker = lambda *args: os._exit(3)"
 WORKER_DIES_LATER = """
 parts = []
 real_run = parallel_load._load_run
-def run(jobs, errors, model=True):
+def run(jobs, errors, model=True, **kw):
     if not model:  # a worker's part
         parts.append(jobs)
         if len(parts) == 2:
             os._exit(5)
-    return real_run(jobs, errors, model)
+    return real_run(jobs, errors, model, **kw)
 parallel_load._load_run = run
 """
 WORKER_FAILS = """

@@ -12,9 +12,15 @@ never used:
   files its HTML depends on (``deps.page_deps``). When only record files were edited since the last
   build and every file that build wrote is still as it left it, the next build renders only the
   pages depending on an edited file and hard-links the rest (pipeline.build).
+- **Loaded content files** (``Digests``). What loading keeps of each content file (its digest:
+  ids, references, the model's part, each text's Markdown facts), keyed by the file's bytes, kind
+  and shown path, in a file keyed by this code and the libraries; only files that loaded without a
+  message. A rebuild parses the YAML of the files edited since and checks across all files as
+  ever. Written again only when it misses or holds more than a fiftieth of the files.
 - **Parsed Markdown.** The facts and tokens of each paragraph text holding Markdown (keyed by the
   text itself, in a file keyed by the Markdown code and libraries), so validation and rendering
-  parse only new or changed text. The file is written again only when it misses or holds more
+  parse only new or changed text: used when there are no kept digests (the first build, or the
+  first after a change of code). The file is written again only when it misses or holds more
   than a fiftieth of the texts, not after every edit.
 - **Compiled templates.** Jinja2's bytecode cache (keyed by each template's source).
 
@@ -325,6 +331,71 @@ def save_markdown(cache: Path | None, texts, known: int) -> None:
                 stale.unlink()
     except OSError:
         pass
+
+
+# --- loaded content files ----------------------------------------------------------------------------
+
+class Digests:
+    """What loading kept of each content file (``validate.digest``, as a loading worker sends it),
+    keyed by a hash of the file's bytes, its kind and the path its messages show, in a file keyed by
+    this code and the libraries. A rebuild after an edit parses and checks only the files whose
+    bytes changed, then checks across files as ever. Only files that loaded without a message are
+    kept, so every message is made afresh."""
+
+    def __init__(self, cache: Path | None) -> None:
+        self.folder = cache
+        self.entries: dict[bytes, bytes] = {}
+        self.used: dict[bytes, bytes] = {}  # the entries of this build's files, in content order
+        self.added = 0
+        if cache is None:
+            return
+        try:
+            with open(self._file(), "rb") as f:
+                entries = pickle.load(f)
+            if isinstance(entries, dict):
+                self.entries = entries
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
+            pass
+
+    def _file(self) -> Path:
+        assert self.folder is not None
+        return self.folder / f"digests-{code_key()}.pickle"
+
+    @staticmethod
+    def key(kind: str, shown: str, data: bytes) -> bytes:
+        h = hashlib.blake2b(digest_size=16)
+        h.update(kind.encode() + b"\0" + shown.encode() + b"\0")
+        h.update(data)
+        return h.digest()
+
+    def get(self, key: bytes) -> bytes | None:
+        blob = self.entries.get(key)
+        if blob is not None:
+            self.used[key] = blob
+        return blob
+
+    def put(self, key: bytes, blob: bytes) -> None:
+        self.used[key] = blob
+        self.added += 1
+
+    def save(self) -> None:
+        """Keep this build's entries (and no others). Like the Markdown cache, the file (large) is
+        left as it is while it misses or holds only a few files more than this build's: the few
+        files edited since are parsed again, in about a millisecond each."""
+        if self.folder is None:
+            return
+        slack = len(self.entries) // 50
+        unused = len(self.entries) - (len(self.used) - self.added)
+        if self.entries and self.added <= slack and unused <= slack:
+            return
+        try:
+            current = self._file()
+            _atomic_write(current, pickle.dumps(self.used, protocol=pickle.HIGHEST_PROTOCOL))
+            for stale in self.folder.glob("digests-*.pickle"):  # written by other code or libraries
+                if stale != current:
+                    stale.unlink()
+        except OSError:
+            pass
 
 
 def bytecode_cache(cache: Path | None):

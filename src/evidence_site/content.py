@@ -97,12 +97,13 @@ def _shown_paths(content: Path):
     return shown
 
 
-def read_content(content: Path, errors: Collector) -> list[RawFile]:
+def read_content(content: Path, errors: Collector, known=None) -> list[RawFile]:
     """Load every YAML file under ``content``; unknown files are errors so nothing is silently ignored.
 
     Each file is checked against its schema as it is loaded (``validate.digest``) and only the
     digest is kept, not the YAML; a large content folder is loaded by several processes at once
-    (``parallel_load``), with the same result and the same messages as one process."""
+    (``parallel_load``), with the same result and the same messages as one process. ``known``
+    (``cache.Digests``) gives the digests of files loaded before, byte for byte the same."""
     from .parallel_load import load_files  # noqa: PLC0415 - it needs validate, which needs this module
 
     if not content.is_dir():
@@ -120,7 +121,7 @@ def read_content(content: Path, errors: Collector) -> list[RawFile]:
                        "responses/**/*.yaml or entities/{" + ",".join(ENTITY_FILES) + "}.yaml")
             continue
         jobs.append((file, shown, kind))
-    raw = load_files(jobs, errors)
+    raw = load_files(jobs, errors, known)
     seen = {f.kind for f in raw}
     for kind in REQUIRED:
         if kind not in seen and not any(e.path.endswith(f"{kind}.yaml") for e in errors.errors):

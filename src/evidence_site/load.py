@@ -362,13 +362,15 @@ def syntax_message(exc: yaml.MarkedYAMLError) -> str:
     return message
 
 
-def read_text(file: Path, shown: str, errors: Collector) -> str | None:
-    """Read a content file as UTF-8, or add an error naming the file and the bad byte."""
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        errors.add(shown, 1, 1, f"cannot read the file: {exc.strerror}")
-        return None
+def read_text(file: Path, shown: str, errors: Collector, data: bytes | None = None) -> str | None:
+    """Read a content file (or its bytes ``data``, already read) as UTF-8, or add an error naming
+    the file and the bad byte."""
+    if data is None:
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            errors.add(shown, 1, 1, f"cannot read the file: {exc.strerror}")
+            return None
     if len(data) > MAX_BYTES:
         errors.add(shown, 1, 1, f"the file is {len(data):,} bytes; content files are limited to {MAX_BYTES:,}")
         return None
@@ -388,9 +390,9 @@ def read_text(file: Path, shown: str, errors: Collector) -> str | None:
         return None
 
 
-def load_file(file: Path, shown: str, errors: Collector) -> LocDict | None:
-    """Load one content file that must hold a mapping."""
-    text = read_text(file, shown, errors)
+def load_file(file: Path, shown: str, errors: Collector, data: bytes | None = None) -> LocDict | None:
+    """Load one content file that must hold a mapping (from its bytes ``data`` when already read)."""
+    text = read_text(file, shown, errors, data)
     if text is None:
         return None
     value = parse_text(text, shown, errors)

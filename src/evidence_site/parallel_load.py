@@ -13,6 +13,11 @@ found), which pickle fast; unpickling model objects would cost more than making 
 writes them, in parts, into a file in memory and announces each part through a pipe, so it never
 waits for this process, which takes the parts already written as soon as its own files are done.
 
+With the cache's digests (``cache.Digests``), a file whose bytes the cache knows is not parsed
+again: its digest is unpickled and its records made into the model here; only the other files are
+loaded (on several cores when they are many), and their digests, pickled as a worker sends them, are
+given to the cache.
+
 Falls back to this process alone for a small folder (the fork and the pickling cost more than they
 save), when fork is unavailable, when the process runs other threads (``serve``: a fork would copy
 their locks), with EVIDENCE_SITE_WORKERS=1, or with EVIDENCE_SITE_LOAD_SPLIT=never;
@@ -32,6 +37,7 @@ from pathlib import Path
 
 from . import validate
 from .content import RawFile
+from .cache import Digests
 from .errors import ContentError, Collector
 from .load import load_file
 
@@ -43,28 +49,48 @@ SPLIT_ENV = "EVIDENCE_SITE_LOAD_SPLIT"
 MIN_PARALLEL_BYTES = 1_000_000
 
 Job = tuple[Path, str, str]  # (file, path shown in messages, kind)
+Entry = tuple[bytes, bytes]  # a file's digest as the cache keeps it: (cache.Digests.key, pickled RawFile)
 Result = tuple[list[ContentError], RawFile | None]  # per file: its loading errors and what was kept
 
 
-def load_one(file: Path, shown: str, kind: str, errors: Collector, model: bool = True) -> RawFile | None:
-    """Load one file and digest it; loading errors go to ``errors``, schema errors into the digest.
-    With ``model``, a record's paragraphs are made into the model at once (a worker leaves that to
-    the parent: model objects cost more to send than to make)."""
-    data = load_file(file, shown, errors)
-    if data is None:
+def load_one(file: Path, shown: str, kind: str, errors: Collector, model: bool = True,
+             data: bytes | None = None) -> RawFile | None:
+    """Load one file (from its bytes ``data`` when already read) and digest it; loading errors go to
+    ``errors``, schema errors into the digest. With ``model``, a record's paragraphs are made into
+    the model at once (a worker leaves that to the parent: model objects cost more to send than to
+    make)."""
+    loaded = load_file(file, shown, errors, data)
+    if loaded is None:
         return None
-    digest = validate.digest(RawFile(kind, shown, data), errors)
+    digest = validate.digest(RawFile(kind, shown, loaded), errors)
     if model and kind == "record" and digest.ok:
         validate.record_of(digest)
     return RawFile(kind, shown, None, digest)
 
 
-def _load_run(jobs: list[Job], errors: Collector, model: bool = True) -> list[Result]:
-    out: list[Result] = []
+def _load_run(jobs: list[Job], errors: Collector, model: bool = True,
+              keep: bool = False) -> list[tuple[list[ContentError], RawFile | None, Entry | None]]:
+    """Each file's errors, digest and, with ``keep``, the entry the cache keeps of it when it
+    loaded without a message (pickled before its records are made into the model)."""
+    out = []
     for file, shown, kind in jobs:
         before = len(errors.errors)
-        raw = load_one(file, shown, kind, errors, model)
-        out.append((errors.errors[before:], raw))
+        data = None
+        if keep:
+            try:
+                data = file.read_bytes()
+            except OSError:
+                pass  # read again by load_file, which says why it cannot be
+        raw = load_one(file, shown, kind, errors, model and not keep, data)
+        found = errors.errors[before:]
+        entry = None
+        if data is not None and raw is not None and not found:
+            d = raw.digest
+            if d.ok and not d.errors and not d.deferred:
+                entry = (Digests.key(kind, shown, data), pickle.dumps(raw, protocol=pickle.HIGHEST_PROTOCOL))
+        if model and keep and raw is not None and kind == "record" and raw.digest.ok:
+            validate.record_of(raw.digest)
+        out.append((found, raw, entry))
     return out
 
 
@@ -122,24 +148,61 @@ def _runs(jobs: list[Job], n: int) -> list[list[Job]]:
     return runs
 
 
-def load_files(jobs: list[Job], errors: Collector) -> list[RawFile]:
+def load_files(jobs: list[Job], errors: Collector, known: Digests | None = None) -> list[RawFile]:
     """Every file of ``jobs`` (in content order) loaded and digested; loading errors added to
-    ``errors`` in content order. The collector is off meanwhile: loading makes no cycles."""
+    ``errors`` in content order. With ``known`` (the cache's digests), a file whose bytes it knows
+    is taken from it, the others are loaded and their entries given to it. The collector is off
+    meanwhile: loading makes no cycles."""
     collecting = gc.isenabled()
     gc.disable()
+    shipping = validate.SHIP_FACTS
     try:
-        n = _processes(jobs)
-        results = _load_run(jobs, errors.sub()) if n == 1 else _load_split(jobs, n, errors)
-        raw = []
-        for (file, shown, _), (found, kept) in zip(jobs, results):
+        results: list[Result | None] = [None] * len(jobs)
+        todo = list(range(len(jobs)))
+        if known is not None:
+            validate.SHIP_FACTS = "all"  # kept entries carry all their texts' Markdown facts
+            todo = [i for i in todo if not _known(jobs[i], known, results, i)]
+        missing = [jobs[i] for i in todo]
+        n = _processes(missing)
+        loaded = _load_run(missing, errors.sub(), keep=known is not None) if n == 1 else \
+            _load_split(missing, n, errors, known is not None)
+        for i, (found, raw, entry) in zip(todo, loaded):
+            if entry is not None and known is not None:
+                known.put(*entry)
+            results[i] = (found, raw)
+        raw_files = []
+        for (file, shown, _), result in zip(jobs, results):
+            assert result is not None
+            found, kept = result
             errors.errors.extend(found)
             if kept is not None:
-                raw.append(kept)
+                raw_files.append(kept)
                 errors.remember_file(shown, file)  # a later message reads its line from the file
-        return raw
+        return raw_files
     finally:
+        validate.SHIP_FACTS = shipping
         if collecting:
             gc.enable()
+
+
+def _known(job: Job, known: Digests, results: list, i: int) -> bool:
+    """Take the file's digest from the cache when it knows the file's bytes; False when it does not."""
+    file, shown, kind = job
+    try:
+        data = file.read_bytes()
+    except OSError:
+        return False
+    blob = known.get(Digests.key(kind, shown, data))
+    if blob is None:
+        return False
+    try:
+        raw = pickle.loads(blob)
+    except Exception:  # noqa: BLE001 - an entry that cannot be read: the file is loaded instead
+        return False
+    if raw.kind == "record" and raw.digest.ok:
+        validate.record_of(raw.digest)
+    results[i] = ([], raw)
+    return True
 
 
 # A worker hands its results over in parts, each announced when whole, so this process can take
@@ -153,8 +216,8 @@ class _Worker:
     """A forked worker loading a run of files: the file it writes its results into, part after
     part, and the pipe it announces each part through."""
 
-    def __init__(self, run: list[Job], fd: int) -> None:
-        self.run, self.fd, self.pid = run, fd, 0
+    def __init__(self, run: list[Job], fd: int, keep: bool = False) -> None:
+        self.run, self.fd, self.pid, self.keep = run, fd, 0, keep
         self.status: int | None = None  # exit code once reaped
         self.announce_r = self.announce_w = -1
 
@@ -168,15 +231,15 @@ class _Worker:
         if self.pid == 0:  # pragma: no cover - runs in the worker, which never returns
             try:
                 os.close(self.announce_r)
-                _worker(self.run, self.fd, self.announce_w)
+                _worker(self.run, self.fd, self.announce_w, self.keep)
             finally:
                 os._exit(1)  # whatever happens, never back into the parent's code
         os.close(self.announce_w)
         self.announce_w = -1
 
-    def results(self, take) -> list[Result] | None:
-        """Its results, each part passed to ``take`` as it comes; None if it did not start, failed
-        or died (then nothing it sent is to be used)."""
+    def results(self, take) -> list | None:
+        """Its results, each part passed to ``take`` as it comes (and replaced by what it returns);
+        None if it did not start, failed or died (then nothing it sent is to be used)."""
         if not self.pid:
             return None
         got: list[Result] = []
@@ -194,8 +257,7 @@ class _Worker:
                         continue
                     part = pickle.loads(_read_at(self.fd, start, end - start))
                     start = end
-                    take(part)
-                    got += part
+                    got += take(part)
         except Exception:  # noqa: BLE001 - results cut short or unreadable: the files are loaded here instead
             done = False
         _, status = os.waitpid(self.pid, 0)
@@ -233,32 +295,39 @@ def _read_at(fd: int, start: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _make_model(part: list[Result]) -> None:
-    """Make a worker's records into model objects here, as this process does with its own."""
-    for _, kept in part:
+def _take(part: list) -> list:
+    """A worker's part as this process's own results: each file kept by the cache sent once, as
+    the cache keeps it, and made into its digest here; records made into model objects here, as
+    this process does with its own."""
+    out = []
+    for found, kept, entry in part:
+        if entry is not None:
+            kept = pickle.loads(entry[1])
         if kept is not None and kept.kind == "record" and kept.digest.ok:
             validate.record_of(kept.digest)
+        out.append((found, kept, entry))
+    return out
 
 
-def _load_split(jobs: list[Job], n: int, errors: Collector) -> list[Result]:
+def _load_split(jobs: list[Job], n: int, errors: Collector, keep: bool = False) -> list:
     runs = _runs(jobs, n)
     workers: list[_Worker] = []
     try:
         try:
             for run in runs[1:]:
-                workers.append(_Worker(run, _scratch()))
+                workers.append(_Worker(run, _scratch(), keep))
         except OSError:  # nowhere to put a worker's results: load everything here
-            return _load_run(jobs, errors.sub())
+            return _load_run(jobs, errors.sub(), keep=keep)
         for stream in (sys.stdout, sys.stderr):  # nothing buffered to be written twice
             stream.flush()
         for worker in workers:
             worker.start()
-        results = _load_run(runs[0], errors.sub())
+        results = _load_run(runs[0], errors.sub(), keep=keep)
         for worker in workers:
-            got = worker.results(_make_model)
+            got = worker.results(_take)
             worker.close()
             if got is None:  # it failed or died: load its files here (raising its error as it is)
-                got = _load_run(worker.run, errors.sub())
+                got = _load_run(worker.run, errors.sub(), keep=keep)
             results += got
         return results
     finally:
@@ -283,17 +352,18 @@ def _scratch() -> int:
     return fd
 
 
-def _worker(run: list[Job], fd: int, announce: int) -> None:  # pragma: no cover - runs in a forked worker
+def _worker(run: list[Job], fd: int, announce: int, keep: bool) -> None:  # pragma: no cover - runs in a forked worker
     code = 1
     try:
         gc.disable()
-        validate.SHIP_FACTS = True
+        validate.SHIP_FACTS = "all" if keep else True
         errors = Collector()
         size = max(1, -(-len(run) // PARTS))
         with os.fdopen(fd, "wb", closefd=False) as stream:
             for at in range(0, len(run), size):
-                pickle.dump(_load_run(run[at:at + size], errors, model=False), stream,
-                            protocol=pickle.HIGHEST_PROTOCOL)
+                part = [(found, None if entry is not None else kept, entry)  # sent once: as the cache keeps it
+                        for found, kept, entry in _load_run(run[at:at + size], errors, model=False, keep=keep)]
+                pickle.dump(part, stream, protocol=pickle.HIGHEST_PROTOCOL)
                 stream.flush()
                 os.write(announce, _ANNOUNCE.pack(stream.tell()))
         os.write(announce, _ANNOUNCE.pack(_DONE))

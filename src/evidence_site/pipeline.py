@@ -31,8 +31,9 @@ class Settings:
     search: bool = True
 
 
-def load_site(content: Path, site_url: str | None = None) -> Site:
-    """Read and validate all content; raises ContentErrors with every problem found."""
+def load_site(content: Path, site_url: str | None = None, known: cache.Digests | None = None) -> Site:
+    """Read and validate all content; raises ContentErrors with every problem found. ``known``: the
+    cache's digests of content files loaded before (only the other files are parsed)."""
     from .validate import validate  # noqa: PLC0415 - keeps import of the CLI light for --help
 
     errors = Collector()
@@ -41,7 +42,7 @@ def load_site(content: Path, site_url: str | None = None) -> Site:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        raw = read_content(content, errors)  # on several cores when the content is large
+        raw = read_content(content, errors, known)  # on several cores when the content is large
         site = validate(raw, errors)  # runs after load errors too, so every file's mistakes are listed
         del raw
     finally:
@@ -280,17 +281,23 @@ def build(settings: Settings, log=print) -> float:
             elapsed = time.perf_counter() - start
             log(f"{settings.out} is up to date ({last.pages} pages): nothing changed since it was built ({elapsed:.2f}s)")
             return elapsed
-        known = cache.load_markdown(store)
+        digests = cache.Digests(store) if store is not None else None
+        # The kept digests carry their texts' Markdown facts: the Markdown cache (every text's facts,
+        # for a build after a change of code) is read and written only when there are none.
+        parsed_texts = cache.load_markdown(store) if digests is None or not digests.entries else None
         # Loading makes millions of objects and no garbage cycles: the cyclic collector would walk
         # them all again and again (a quarter of the loading time). After loading, the model is
         # frozen out of the collector's sight until the build ends.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            site = load_site(settings.content, settings.site_url)
+            site = load_site(settings.content, settings.site_url, digests)
         finally:
             if collecting:
                 gc.enable()
+        if digests is not None:
+            digests.save()  # now, so its copy of every file's digest is freed before pages render
+            del digests
         gc.freeze()
         new = None
         try:
@@ -322,7 +329,8 @@ def build(settings: Settings, log=print) -> float:
             cache.remember_build(store, settings.out, now.key, len(files.pages))
             if store is not None:
                 cache.remember_pages(store, settings.out, now, records, *_page_sets(site, records, files.entries))
-            cache.save_markdown(store, (p.text for p in site.paragraph_by_id.values()), known)
+            if parsed_texts is not None:
+                cache.save_markdown(store, (p.text for p in site.paragraph_by_id.values()), parsed_texts)
         finally:
             if cleaner is not None:
                 cleaner.join()
@@ -395,7 +403,8 @@ def _page_sets(site: Site, records: list[list[str]], entries) -> tuple[list, dic
 def check(content: Path, templates: Path, unreviewed: dict[str, list[str]] | None = None) -> Site:
     """Validate content and labels; render nothing to disk. ``unreviewed`` receives, per interface
     language other than English, the labels no speaker of it has reviewed yet."""
-    site = load_site(content)
+    store = cache.cache_dir(templates)
+    site = load_site(content, known=cache.Digests(store) if store is not None else None)  # read, never written
     gc.freeze()  # the model lives as long as the process: no collector passes over it (see build)
     for lang in site.config.languages:
         found: list[str] = []

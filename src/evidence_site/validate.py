@@ -36,8 +36,9 @@ NOUN = {"paragraph": "paragraph", "entity": "entity", "force": "force", "body": 
         "question": "question", "submission": "submission"}
 
 # Set in a loading worker process: paragraphs carry the Markdown facts the worker found, so the
-# parent (and the page workers it forks later) need not parse the texts again.
-SHIP_FACTS = False
+# parent (and the page workers it forks later) need not parse the texts again. "all" while the
+# cache keeps digests: every text holding Markdown carries its facts, parsed now or known before.
+SHIP_FACTS: bool | str = False
 
 
 class Digest:
@@ -150,7 +151,7 @@ def _paragraph_rows(items: LocList, path: str, body: str | None, intro: bool, fo
             _paragraph_errors(p, path, page, page_end, body, joint_with, raw_mentions, mentions, refused, missing,
                               intro, found)
         facts = None
-        if ship and parsed_count() != before:
+        if ship and (ship == "all" or parsed_count() != before):
             facts = markdown.facts_of((text,)).get(text)
         rows.append((p["id"], kind, page, page_end, text, joint_with, mentions, num, facts))
     return tuple(rows)
