@@ -347,8 +347,10 @@ class Digests:
         self.entries: dict[bytes, bytes] = {}
         self.used: dict[bytes, bytes] = {}  # the entries of this build's files, in content order
         self.added = 0
+        self.other_code = False  # digests kept by other code or libraries: a change of code since
         if cache is None:
             return
+        self.other_code = any(f != self._file() for f in cache.glob("digests-*.pickle"))
         try:
             with open(self._file(), "rb") as f:
                 entries = pickle.load(f)

@@ -282,9 +282,11 @@ def build(settings: Settings, log=print) -> float:
             log(f"{settings.out} is up to date ({last.pages} pages): nothing changed since it was built ({elapsed:.2f}s)")
             return elapsed
         digests = cache.Digests(store) if store is not None else None
-        # The kept digests carry their texts' Markdown facts: the Markdown cache (every text's facts,
-        # for a build after a change of code) is read and written only when there are none.
-        parsed_texts = cache.load_markdown(store) if digests is None or not digests.entries else None
+        # The kept digests carry their texts' Markdown facts. The Markdown cache (every text's facts,
+        # for the first build after a change of code) is read only when there are none, and written
+        # only by a build after a change of code (not by the first build, which the digests serve).
+        parsed_texts = cache.load_markdown(store) if digests is not None and not digests.entries else None
+        keep_markdown = parsed_texts is not None and (parsed_texts > 0 or digests.other_code)
         # Loading makes millions of objects and no garbage cycles: the cyclic collector would walk
         # them all again and again (a quarter of the loading time). After loading, the model is
         # frozen out of the collector's sight until the build ends.
@@ -329,7 +331,7 @@ def build(settings: Settings, log=print) -> float:
             cache.remember_build(store, settings.out, now.key, len(files.pages))
             if store is not None:
                 cache.remember_pages(store, settings.out, now, records, *_page_sets(site, records, files.entries))
-            if parsed_texts is not None:
+            if keep_markdown:
                 cache.save_markdown(store, (p.text for p in site.paragraph_by_id.values()), parsed_texts)
         finally:
             if cleaner is not None:
