@@ -260,9 +260,11 @@ print(json.dumps([[f for f in files if "templates/labels/" not in f], texts]))
 """
 
 
-def build_in_a_process(content: Path, out: Path, cache: Path, split: str) -> tuple[list[str], list[str]]:
+def build_in_a_process(content: Path, out: Path, cache: Path, split: str,
+                       fails: bool = False) -> tuple[list[str], list[str]]:
     """Build as build.py does, in a fresh process (so loading may fork): the content files whose
-    YAML it parsed and the texts whose Markdown it parsed, in this process."""
+    YAML it parsed and the texts whose Markdown it parsed, in this process. With ``fails``, the
+    build must stop on a content error (and nothing is returned)."""
     import json
     import os
     import subprocess
@@ -270,6 +272,9 @@ def build_in_a_process(content: Path, out: Path, cache: Path, split: str) -> tup
     env = dict(os.environ, EVIDENCE_SITE_CACHE=str(cache), EVIDENCE_SITE_WORKERS="2", EVIDENCE_SITE_LOAD_SPLIT=split)
     done = subprocess.run([sys.executable, "-c", BUILD_COUNTING_PARSES.format(src=str(ROOT / "src")), str(content),
                            str(TEMPLATES), str(out)], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    if fails:
+        assert done.returncode != 0 and "ContentErrors" in done.stderr, done.stderr
+        return [], []
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -338,3 +343,19 @@ def test_an_error_across_files_reads_the_same_from_kept_digests(synthetic, tmp_p
         messages.append(str(caught.value))
     assert f"duplicate paragraph id '{first_id}' (first used at" in messages[0]
     assert messages[0] == messages[1]
+
+
+def test_after_a_failed_build_only_the_fixed_file_is_parsed_again(synthetic, tmp_path, monkeypatch):
+    """An editor's mistake stops the build; the files that loaded well are kept all the same, so the
+    build after the fix parses the fixed file alone."""
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    cache, out = tmp_path / "cache", tmp_path / "site"
+    record = sorted((content / "responses").rglob("*.yaml"))[3]
+    good = record.read_text()
+    record.write_text(good.replace("    page: ", "    page: two\n    pge: ", 1))
+    build_in_a_process(content, out, cache, "never", fails=True)
+    record.write_text(good)
+    files, _ = build_in_a_process(content, out, cache, "never")
+    assert len(files) == 1 and files[0].endswith("/" + record.relative_to(content).as_posix()), files
+    assert_same_site(out, cold_build(tmp_path / "cold", content, monkeypatch))

@@ -189,8 +189,9 @@ class _Lazy:
 
 
 def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | None = None,
-                only=None, keep_from: Path | None = None) -> dict[str, str | bytes]:
-    """Every output file except the search index, as {relative path: content}.
+                only=None, keep_from: Path | None = None, meanwhile=None) -> dict[str, str | bytes]:
+    """Every output file except the search index, as {relative path: content}. ``meanwhile`` (no
+    arguments) runs in this process after the data files, while workers render the pages.
 
     With ``pages_out``, the HTML pages are written straight into that folder (by a worker process
     per core on a large site) and only the other files are returned. With ``only`` (a function of
@@ -232,8 +233,12 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
         page_urls += [p.url for p in render.pages(site, urls)]
 
     keep = (write.link_files, (keep_from, pages_out, files.kept)) if keep_from and pages_out and files.kept else None
-    files.update(parallel.render_pages(jobs, pages_out, lambda: _other_files(site, templates, base, page_urls, files),
-                                       keep))
+    def other_work() -> None:
+        _other_files(site, templates, base, page_urls, files)
+        if meanwhile is not None:
+            meanwhile()
+
+    files.update(parallel.render_pages(jobs, pages_out, other_work, keep))
     return files
 
 
@@ -294,20 +299,23 @@ def build(settings: Settings, log=print) -> float:
         gc.disable()
         try:
             site = load_site(settings.content, settings.site_url, digests)
+        except ContentErrors:
+            if digests is not None:
+                digests.save()  # the files that loaded well are not parsed again once the others are fixed
+            raise
         finally:
             if collecting:
                 gc.enable()
-        if digests is not None:
-            digests.save()  # now, so its copy of every file's digest is freed before pages render
-            del digests
         gc.freeze()
         new = None
         try:
             records = _record_files(site, settings.content) if store is not None else []
             stale = _stale_pages(site, records, last.previous) if last.previous is not None else None
             new = write.staging(settings.out)
+            # The digests are written while the workers render (this process waits on them then).
             files = render_site(site, settings.templates, settings.base_url, pages_out=new, only=stale,
-                                keep_from=settings.out)
+                                keep_from=settings.out, meanwhile=digests.save if digests is not None else None)
+            del digests
             write.write_files(new, files)
             if settings.search:
                 from .index import build_index  # noqa: PLC0415
