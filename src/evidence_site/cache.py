@@ -380,15 +380,19 @@ class Digests:
         self.used[key] = blob
         self.added += 1
 
+    def worth_saving(self) -> bool:
+        """False when ``save`` would keep the file as it is (see there)."""
+        if self.folder is None:
+            return False
+        slack = len(self.entries) // 50
+        unused = len(self.entries) - (len(self.used) - self.added)
+        return not (self.entries and self.added <= slack and unused <= slack)
+
     def save(self) -> None:
         """Keep this build's entries (and no others). Like the Markdown cache, the file (large) is
         left as it is while it misses or holds only a few files more than this build's: the few
         files edited since are parsed again, in about a millisecond each."""
-        if self.folder is None:
-            return
-        slack = len(self.entries) // 50
-        unused = len(self.entries) - (len(self.used) - self.added)
-        if self.entries and self.added <= slack and unused <= slack:
+        if not self.worth_saving():
             return
         try:
             current = self._file()

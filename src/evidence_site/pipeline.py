@@ -306,6 +306,8 @@ def build(settings: Settings, log=print) -> float:
         finally:
             if collecting:
                 gc.enable()
+        if digests is not None and not digests.worth_saving():
+            digests = None  # nothing to write: its copy of every file's digest is not carried into the workers
         gc.freeze()
         new = None
         try:
