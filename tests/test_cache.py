@@ -254,17 +254,20 @@ def parsing(text, *args):
     texts.append(text)
     return real_inline(text, *args)
 markdown.MD.parseInline = parsing
-pipeline.build(pipeline.Settings(content=Path(sys.argv[1]), templates=Path(sys.argv[2]), out=Path(sys.argv[3]),
-                                 search=False), log=lambda *a: None)
+if sys.argv[3] == "check":
+    pipeline.check(Path(sys.argv[1]), Path(sys.argv[2]))
+else:
+    pipeline.build(pipeline.Settings(content=Path(sys.argv[1]), templates=Path(sys.argv[2]), out=Path(sys.argv[3]),
+                                     search=False), log=lambda *a: None)
 print(json.dumps([[f for f in files if "templates/labels/" not in f], texts]))
 """
 
 
-def build_in_a_process(content: Path, out: Path, cache: Path, split: str,
+def build_in_a_process(content: Path, out: Path | str, cache: Path, split: str,
                        fails: bool = False) -> tuple[list[str], list[str]]:
-    """Build as build.py does, in a fresh process (so loading may fork): the content files whose
-    YAML it parsed and the texts whose Markdown it parsed, in this process. With ``fails``, the
-    build must stop on a content error (and nothing is returned)."""
+    """Build as build.py does (or check, when ``out`` is "check"), in a fresh process (so loading may
+    fork): the content files whose YAML it parsed and the texts whose Markdown it parsed, in this
+    process. With ``fails``, the build must stop on a content error (and nothing is returned)."""
     import json
     import os
     import subprocess
@@ -359,3 +362,15 @@ def test_after_a_failed_build_only_the_fixed_file_is_parsed_again(synthetic, tmp
     files, _ = build_in_a_process(content, out, cache, "never")
     assert len(files) == 1 and files[0].endswith("/" + record.relative_to(content).as_posix()), files
     assert_same_site(out, cold_build(tmp_path / "cold", content, monkeypatch))
+
+
+def test_check_reads_the_kept_digests_and_writes_nothing(synthetic, tmp_path):
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    cache = tmp_path / "cache"
+    build_in_a_process(content, tmp_path / "site", cache, "never")
+    before = {f: f.stat().st_mtime_ns for f in cache.rglob("*")}
+    record = edit_record(content)
+    files, _ = build_in_a_process(content, "check", cache, "never")
+    assert len(files) == 1 and files[0].endswith("/" + record.relative_to(content).as_posix()), files
+    assert {f: f.stat().st_mtime_ns for f in cache.rglob("*")} == before

@@ -342,8 +342,9 @@ class Digests:
     bytes changed, then checks across files as ever. Only files that loaded without a message are
     kept, so every message is made afresh."""
 
-    def __init__(self, cache: Path | None) -> None:
+    def __init__(self, cache: Path | None, saving: bool = True) -> None:
         self.folder = cache
+        self.saving = saving  # False: only read (``check``), so the files loaded are not pickled for it
         self.entries: dict[bytes, bytes] = {}
         self.used: dict[bytes, bytes] = {}  # the entries of this build's files, in content order
         self.added = 0
@@ -382,7 +383,7 @@ class Digests:
 
     def worth_saving(self) -> bool:
         """False when ``save`` would keep the file as it is (see there)."""
-        if self.folder is None:
+        if self.folder is None or not self.saving:
             return False
         slack = len(self.entries) // 50
         unused = len(self.entries) - (len(self.used) - self.added)

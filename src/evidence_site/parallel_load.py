@@ -159,13 +159,14 @@ def load_files(jobs: list[Job], errors: Collector, known: Digests | None = None)
     try:
         results: list[Result | None] = [None] * len(jobs)
         todo = list(range(len(jobs)))
+        keep = known is not None and known.saving
         if known is not None:
-            validate.SHIP_FACTS = "all"  # kept entries carry all their texts' Markdown facts
             todo = [i for i in todo if not _known(jobs[i], known, results, i)]
+        if keep:
+            validate.SHIP_FACTS = "all"  # kept entries carry all their texts' Markdown facts
         missing = [jobs[i] for i in todo]
         n = _processes(missing)
-        loaded = _load_run(missing, errors.sub(), keep=known is not None) if n == 1 else \
-            _load_split(missing, n, errors, known is not None)
+        loaded = _load_run(missing, errors.sub(), keep=keep) if n == 1 else _load_split(missing, n, errors, keep)
         for i, (found, raw, entry) in zip(todo, loaded):
             if entry is not None and known is not None:
                 known.put(*entry)

@@ -416,7 +416,7 @@ def check(content: Path, templates: Path, unreviewed: dict[str, list[str]] | Non
     """Validate content and labels; render nothing to disk. ``unreviewed`` receives, per interface
     language other than English, the labels no speaker of it has reviewed yet."""
     store = cache.cache_dir(templates)
-    site = load_site(content, known=cache.Digests(store) if store is not None else None)  # read, never written
+    site = load_site(content, known=cache.Digests(store, saving=False) if store is not None else None)
     gc.freeze()  # the model lives as long as the process: no collector passes over it (see build)
     for lang in site.config.languages:
         found: list[str] = []
