@@ -3,6 +3,7 @@ build byte for byte (outside pagefind/), and the shortcuts inside equal the slow
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -165,6 +166,21 @@ def test_prepared_paragraphs_render_as_markdown_it_does_on_any_page(texts, menti
         kids = markdown.MD.parseInline(text)[0].children if text else []
         assert markdown.plain_text(text) == "".join(
             t.content for t in kids if t.type in ("text", "code_inline", "text_special"))
+
+
+TERMS = st.lists(st.text(alphabet="CEAsO'-_é ", min_size=1, max_size=5), min_size=1, max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(terms=TERMS, text=st.text(alphabet="CEAsO'-_é x1.", max_size=40))
+def test_the_acronym_pattern_finds_what_a_look_behind_in_front_finds(terms, text):
+    """markdown.acronym_pattern tests the character before a term after matching it (so the search
+    can skip ahead); it finds the same terms at the same places as the plain pattern."""
+    ordered = sorted(set(terms), key=len, reverse=True)
+    plain = re.compile(r"(?<![\w-])(" + "|".join(re.escape(t) for t in ordered) + r")(?![\w-])")
+    fast = markdown.acronym_pattern(terms)
+    assert [(m.span(1), m.group(1)) for m in fast.finditer(text)] == \
+        [(m.span(1), m.group(1)) for m in plain.finditer(text)]
 
 
 def test_plain_text_is_one_text_token_for_markdown_it():

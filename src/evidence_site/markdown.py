@@ -249,7 +249,11 @@ def acronym_pattern(terms) -> re.Pattern[str] | None:
     terms = sorted(set(terms), key=len, reverse=True)
     if not terms:
         return None
-    return re.compile(r"(?<![\w-])(" + "|".join(re.escape(t) for t in terms) + r")(?![\w-])")
+    # Each term, not preceded (tested after it, by a look-behind of the term's own width) nor followed
+    # by a letter, digit, _ or -: the same matches as a look-behind in front, but the search can
+    # skip to where a term begins instead of trying the look-behind at every character.
+    return re.compile("(" + "|".join(re.escape(t) + r"(?<![\w-]" + re.escape(t) + ")" for t in terms)
+                      + r")(?![\w-])")
 
 
 def _abbr(toks: list[Token], pattern: re.Pattern[str] | None, expansions: dict[str, str], seen: set[str]) -> list[Token]:
@@ -317,10 +321,8 @@ def prepare(text: str, mention_urls=(), abbr: tuple[re.Pattern[str] | None, dict
     if abbr is not None and abbr[0] is not None:
         # Every term written anywhere in a text token: _abbr can only ever match one of these, so
         # its output depends on the page's set of expanded acronyms only through them.
-        terms = abbr[1]
-        found = {term for t in toks if t.type == "text" and t.content
-                 for term in terms if term in t.content}
-        candidates = frozenset(found)
+        words = "\0".join([t.content for t in toks if t.type == "text"])  # no term holds a NUL
+        candidates = frozenset([term for term in abbr[1] if term in words])
     return Prepared(_render_tokens(toks), dead, candidates, tuple(toks) if candidates else None, {})
 
 

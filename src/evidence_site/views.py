@@ -54,7 +54,7 @@ class SharedText:
         url = self.urls.paragraph(p)
         view = ParagraphView(p, Markup(prep.html), prep.dead_link, url,
                              cite_text(site, p, self.labels, url, self.base, self.urls.lang),
-                             tuple(site.body_by_id[b].name for b in p.joint_with))
+                             tuple([site.body_by_id[b].name for b in p.joint_with]) if p.joint_with else ())
         self._paragraphs[p.id] = (p, prep, view)
         return prep, view
 
