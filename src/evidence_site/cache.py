@@ -15,13 +15,8 @@ never used:
 - **Loaded content files** (``Digests``). What loading keeps of each content file (its digest:
   ids, references, the model's part, each text's Markdown facts), keyed by the file's bytes, kind
   and shown path, in a file keyed by this code and the libraries; only files that loaded without a
-  message. A rebuild parses the YAML of the files edited since and checks across all files as
-  ever. Written again only when it misses or holds more than a fiftieth of the files.
-- **Parsed Markdown.** The facts and tokens of each paragraph text holding Markdown (keyed by the
-  text itself, in a file keyed by the Markdown code and libraries), so validation and rendering
-  parse only new or changed text: used when there are no kept digests (the first build, or the
-  first after a change of code). The file is written again only when it misses or holds more
-  than a fiftieth of the texts, not after every edit.
+  message. A rebuild parses the YAML and Markdown of the files edited since and checks across all
+  files as ever. Written again only when it misses or holds more than a fiftieth of the files.
 - **Compiled templates.** Jinja2's bytecode cache (keyed by each template's source).
 
 ``EVIDENCE_SITE_CACHE`` names another cache folder; ``off`` keeps no cache.
@@ -39,7 +34,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import markdown
 
 CACHE_ENV = "EVIDENCE_SITE_CACHE"
 KEEP_BUILDS = 64  # output folders whose last build is remembered
@@ -288,51 +282,6 @@ def remember_pages(cache: Path | None, out: Path, now: Inputs, records: list[lis
         pass
 
 
-# --- parsed Markdown -------------------------------------------------------------------------------
-
-def _markdown_file(cache: Path) -> Path:
-    h = hashlib.blake2b(digest_size=12)
-    h.update(sys.version.encode())
-    h.update(_versions().encode())
-    h.update(Path(markdown.__file__).read_bytes())
-    return cache / f"markdown-{h.hexdigest()}.pickle"
-
-
-def load_markdown(cache: Path | None) -> int:
-    """Fill markdown's memory of parsed texts from the cache; returns how many were read."""
-    if cache is None:
-        return 0
-    try:
-        with open(_markdown_file(cache), "rb") as f:
-            facts = pickle.load(f)
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
-        return 0
-    if not isinstance(facts, dict):
-        return 0
-    markdown.remember_facts(facts)
-    return len(facts)
-
-
-def save_markdown(cache: Path | None, texts, known: int) -> None:
-    """Keep the parsed facts of ``texts`` (the texts of this build) for the next build."""
-    if cache is None:
-        return
-    facts = markdown.facts_of(texts)
-    # Rewritten when it misses or holds more than a few texts: after an edit or two (the file is
-    # large; a text it misses is parsed again, in microseconds), it is kept as it is.
-    slack = known // 50
-    if known and markdown.parsed_count() <= slack and known - slack <= len(facts) <= known + slack:
-        return
-    try:
-        current = _markdown_file(cache)
-        _atomic_write(current, pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL))
-        for stale in cache.glob("markdown-*.pickle"):  # written by other Markdown code or libraries
-            if stale != current:
-                stale.unlink()
-    except OSError:
-        pass
-
-
 # --- loaded content files ----------------------------------------------------------------------------
 
 class Digests:
@@ -348,10 +297,8 @@ class Digests:
         self.entries: dict[bytes, bytes] = {}
         self.used: dict[bytes, bytes] = {}  # the entries of this build's files, in content order
         self.added = 0
-        self.other_code = False  # digests kept by other code or libraries: a change of code since
         if cache is None:
             return
-        self.other_code = any(f != self._file() for f in cache.glob("digests-*.pickle"))
         try:
             with open(self._file(), "rb") as f:
                 entries = pickle.load(f)
@@ -390,9 +337,9 @@ class Digests:
         return not (self.entries and self.added <= slack and unused <= slack)
 
     def save(self) -> None:
-        """Keep this build's entries (and no others). Like the Markdown cache, the file (large) is
-        left as it is while it misses or holds only a few files more than this build's: the few
-        files edited since are parsed again, in about a millisecond each."""
+        """Keep this build's entries (and no others). The file (large) is left as it is while it
+        misses or holds only a few files more than this build's: the few files edited since are
+        parsed again, in about a millisecond each."""
         if not self.worth_saving():
             return
         try:

@@ -110,18 +110,20 @@ def _facts(text: str) -> _Facts:
     return hit
 
 
-_PARSED = [0]  # texts parsed (not read from the cache) since the process started
+_PARSED = [0]  # texts parsed (not found in _FACTS) since the process started
 
 
 def remember_facts(facts: dict[str, tuple]) -> None:
-    """Take parsed facts kept by an earlier build (see cache.py): text -> fields of _Facts."""
+    """Take parsed facts found by a loading worker or kept in the cache's digests: text -> fields of
+    _Facts."""
     for text, fields in facts.items():
         if text not in _FACTS:
             _FACTS[text] = _Facts(*fields)
 
 
 def facts_of(texts) -> dict[str, tuple]:
-    """The parsed facts of those of ``texts`` that hold Markdown, as plain tuples (for cache.py)."""
+    """The parsed facts of those of ``texts`` that hold Markdown, as plain tuples (sent by a loading
+    worker, kept in the cache's digests)."""
     out: dict[str, tuple] = {}
     for text in texts:
         hit = _FACTS.get(text)

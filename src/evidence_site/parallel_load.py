@@ -62,10 +62,16 @@ def load_one(file: Path, shown: str, kind: str, errors: Collector, model: bool =
     loaded = load_file(file, shown, errors, data)
     if loaded is None:
         return None
-    digest = validate.digest(RawFile(kind, shown, loaded), errors)
-    if model and kind == "record" and digest.ok:
-        validate.record_of(digest)
-    return RawFile(kind, shown, None, digest)
+    raw = RawFile(kind, shown, None, validate.digest(RawFile(kind, shown, loaded), errors))
+    if model:
+        _make_model(raw)
+    return raw
+
+
+def _make_model(raw: RawFile | None) -> None:
+    """A sound record's paragraphs made into model objects, where they are used (see load_one)."""
+    if raw is not None and raw.kind == "record" and raw.digest.ok:
+        validate.record_of(raw.digest)
 
 
 def _load_run(jobs: list[Job], errors: Collector, model: bool = True,
@@ -81,15 +87,15 @@ def _load_run(jobs: list[Job], errors: Collector, model: bool = True,
                 data = file.read_bytes()
             except OSError:
                 pass  # read again by load_file, which says why it cannot be
-        raw = load_one(file, shown, kind, errors, model and not keep, data)
+        raw = load_one(file, shown, kind, errors, False, data)
         found = errors.errors[before:]
         entry = None
         if data is not None and raw is not None and not found:
             d = raw.digest
             if d.ok and not d.errors and not d.deferred:
                 entry = (Digests.key(kind, shown, data), pickle.dumps(raw, protocol=pickle.HIGHEST_PROTOCOL))
-        if model and keep and raw is not None and kind == "record" and raw.digest.ok:
-            validate.record_of(raw.digest)
+        if model:
+            _make_model(raw)
         out.append((found, raw, entry))
     return out
 
@@ -200,8 +206,7 @@ def _known(job: Job, known: Digests, results: list, i: int) -> bool:
         raw = pickle.loads(blob)
     except Exception:  # noqa: BLE001 - an entry that cannot be read: the file is loaded instead
         return False
-    if raw.kind == "record" and raw.digest.ok:
-        validate.record_of(raw.digest)
+    _make_model(raw)
     results[i] = ([], raw)
     return True
 
@@ -304,8 +309,7 @@ def _take(part: list) -> list:
     for found, kept, entry in part:
         if entry is not None:
             kept = pickle.loads(entry[1])
-        if kept is not None and kept.kind == "record" and kept.digest.ok:
-            validate.record_of(kept.digest)
+        _make_model(kept)
         out.append((found, kept, entry))
     return out
 

@@ -123,7 +123,6 @@ def build_date(lang: str = DEFAULT_LANGUAGE) -> str | None:
 
 def glossary_uses(site: Site) -> dict[str, list]:
     """Each glossary term's paragraphs (where its words stand as a whole word), in reading order."""
-    import re
     from bisect import bisect_right
 
     from . import markdown
@@ -143,20 +142,13 @@ def glossary_uses(site: Site) -> dict[str, list]:
         at += len(plain) + 1
     joined = "\0".join(words)
     starts.append(at)
-    word = re.compile(r"[\w-]")
     uses: dict[str, list] = {}
     for a in site.acronyms:
-        # The term, then no letter, digit, _ or - after it nor (tested apart: a look-behind first
-        # would be tried at every character) before it.
-        pat = re.compile(re.escape(a.term) + r"(?![\w-])")
+        pat = markdown.acronym_pattern([a.term])  # the term as a word, as the pages expand it
         hits = []
         m = pat.search(joined)
         while m is not None:
-            s = m.start()
-            if s and word.match(joined, s - 1):
-                m = pat.search(joined, s + 1)
-                continue
-            i = bisect_right(starts, s) - 1
+            i = bisect_right(starts, m.start()) - 1
             hits.append(paragraphs[i])
             m = pat.search(joined, starts[i + 1])  # one use per paragraph: on to the next
         uses[a.term] = sorted(hits, key=lambda p: order.get(p.id, 0))
@@ -287,11 +279,6 @@ def build(settings: Settings, log=print) -> float:
             log(f"{settings.out} is up to date ({last.pages} pages): nothing changed since it was built ({elapsed:.2f}s)")
             return elapsed
         digests = cache.Digests(store) if store is not None else None
-        # The kept digests carry their texts' Markdown facts. The Markdown cache (every text's facts,
-        # for the first build after a change of code) is read only when there are none, and written
-        # only by a build after a change of code (not by the first build, which the digests serve).
-        parsed_texts = cache.load_markdown(store) if digests is not None and not digests.entries else None
-        keep_markdown = parsed_texts is not None and (parsed_texts > 0 or digests.other_code)
         # Loading makes millions of objects and no garbage cycles: the cyclic collector would walk
         # them all again and again (a quarter of the loading time). After loading, the model is
         # frozen out of the collector's sight until the build ends.
@@ -341,8 +328,6 @@ def build(settings: Settings, log=print) -> float:
             cache.remember_build(store, settings.out, now.key, len(files.pages))
             if store is not None:
                 cache.remember_pages(store, settings.out, now, records, *_page_sets(site, records, files.entries))
-            if keep_markdown:
-                cache.save_markdown(store, (p.text for p in site.paragraph_by_id.values()), parsed_texts)
         finally:
             if cleaner is not None:
                 cleaner.join()
