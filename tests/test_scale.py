@@ -159,3 +159,40 @@ def test_the_glossary_finds_a_term_only_where_it_stands_as_a_word():
     uses = pipeline.glossary_uses(site)
     assert [p.id for p in uses["CCE"]] == ["vru", "linked", "bold", "late", "twice", "end", "start"]
     assert [p.id for p in uses["VRU"]] == ["vru"]
+
+
+@pytest.mark.browser
+def test_the_pages_made_for_many_responses_pass_axe_and_fit_a_phone(inquiry, browser):
+    """In Chromium: axe-core finds no WCAG 2.2 A/AA violation on the home page, the responses index,
+    a question and a force page listing their answers, and the capped glossary, in light and dark;
+    at a phone's width none of them scrolls sideways."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    from conftest import Server
+    from test_accessibility import WCAG_TAGS
+
+    urls = Urls("/")
+    pages = [urls.home(), urls.responses(), urls.question("question-01"), urls.force("force-002"),
+             urls.named("glossary")]
+    server = Server(inquiry[1])
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    try:
+        tab = context.new_page()
+        axe = Axe().axe_script
+        problems = []
+        for url in pages:
+            tab.goto(server.url + url.lstrip("/"))
+            assert tab.locator("main ul.answer-list, main .para-text, main table, main ul").count(), url
+            wide = tab.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+            if wide > 0:
+                problems.append(f"{url} scrolls sideways by {wide}px at 360px wide")
+            tab.evaluate(axe)
+            for scheme in ("light", "dark"):
+                tab.emulate_media(color_scheme=scheme)
+                found = tab.evaluate("o => axe.run(document, o)",
+                                     {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]})
+                problems += [f"{url} [{scheme}] {v['id']}: {v['help']}" for v in found["violations"]]
+        assert not problems, "\n".join(problems)
+    finally:
+        context.close()
+        server.close()
