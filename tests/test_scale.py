@@ -44,6 +44,19 @@ def site(inquiry):
     return pipeline.load_site(inquiry[0])
 
 
+@pytest.fixture(scope="module")
+def lists_in_parts(inquiry, tmp_path_factory) -> Path:
+    """The five responses built as a site of hundreds would be: question pages in parts of two
+    responses, the entity index past its limit of forces to group by."""
+    out = tmp_path_factory.mktemp("parts") / "site"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(views, "QUESTION_PART_SIZE", 2)
+        mp.setattr(views, "ENTITY_GROUPS_LIMIT", 2)
+        mp.setenv("EVIDENCE_SITE_CACHE", "off")
+        build_site(out, "/", inquiry[0], search=False)
+    return out
+
+
 def soup(out: Path, url: str) -> BeautifulSoup:
     return BeautifulSoup((out / Urls("/").output_path(url)).read_text(encoding="utf-8"), "html.parser")
 
@@ -108,6 +121,57 @@ def test_a_large_force_page_links_each_of_its_answers_once(inquiry, site):
     assert len(page.select("main section.force-question")) == len(site.questions)
 
 
+def test_a_question_answered_in_many_responses_is_listed_in_parts(lists_in_parts, site):
+    """Each part lists its share of the responses in their order, every answer once across the
+    parts; every part links to every part, marks its own and leads to the one before and after."""
+    urls, q = Urls("/"), site.questions[0]
+    answering = [s for s in site.submissions if q.id in s.questions]
+    assert len(answering) == 5  # the case this tests: three parts of at most two
+    parts = [soup(lists_in_parts, urls.question(q.id, n)) for n in (1, 2, 3)]
+    assert not (lists_in_parts / urls.output_path(urls.question(q.id, 4))).exists()
+    assert [[h.get_text() for h in page.select("main h2")] for page in parts] == \
+        [[s.author for s in answering[i:i + 2]] for i in (0, 2, 4)]
+    links = [a["href"] for page in parts for a in page.select("main ul.answer-list a")]
+    assert links == [urls.record(s.id, b, q.id) for s in answering for b in s.bodies]
+    titles = [page.title.get_text() for page in parts]
+    assert len(set(titles)) == 3 and all(f"(part {n} of 3)" in t for n, t in enumerate(titles, 1)), titles
+    for n, page in enumerate(parts, 1):
+        navs = page.select("main nav.parts")
+        assert len(navs) == 2, "the parts are linked above and below the list"
+        nav = navs[0]
+        assert nav["aria-label"] == "Parts of the list"
+        numbered = [a for a in nav.find_all("a") if not a.get("rel")]
+        assert [a["href"] for a in numbered] == [urls.question(q.id, k) for k in (1, 2, 3)]
+        assert [a.get_text() for a in numbered] == ["Part 1", "Part 2", "Part 3"]
+        assert [a.get("aria-current") for a in numbered] == ["page" if k == n else None for k in (1, 2, 3)]
+        prev, nxt = nav.find("a", rel="prev"), nav.find("a", rel="next")
+        assert (prev["href"] if prev else None) == (urls.question(q.id, n - 1) if n > 1 else None)
+        assert (nxt["href"] if nxt else None) == (urls.question(q.id, n + 1) if n < 3 else None)
+        assert f"this is part {n}" in page.select_one("main").get_text()
+
+
+def test_a_question_answered_in_few_responses_stays_one_page(inquiry, site):
+    urls = Urls("/")
+    page = soup(inquiry[1], urls.question(site.questions[0].id))
+    assert not page.select("nav.parts") and "part" not in page.title.get_text()
+    assert not (inquiry[1] / urls.output_path(urls.question(site.questions[0].id, 2))).exists()
+
+
+def test_an_entity_index_of_many_forces_lists_each_entry_once(lists_in_parts, inquiry, site):
+    """Past the limit of forces the index is its table alone, each initiative once with its force;
+    below it, the same table and a section per force."""
+    urls = Urls("/")
+    initiatives = [e for e in site.entities if e.type == "initiative"]
+    many = soup(lists_in_parts, urls.entity_index("initiative"))
+    rows = many.select("main table.entities tbody tr")
+    assert [r.th.a["href"] for r in rows] == [urls.entity(e) for e in initiatives]
+    assert [r.find_all("td")[-1].get_text() for r in rows] == [
+        ", ".join(site.force_by_id[f].name for f in e.forces) for e in initiatives]
+    assert len(many.select("main a[href]")) == len(initiatives) + 1  # the breadcrumb's
+    few = soup(inquiry[1], urls.entity_index("initiative"))
+    assert len(few.select("main section[id^=force-]")) == len(site.forces)
+
+
 @pytest.mark.parametrize("limit_offset, shows_text", [(0, True), (-1, False)])
 def test_a_question_page_shows_the_text_up_to_the_limit(tmp_path, monkeypatch, limit_offset, shows_text):
     """At the limit the answers are shown in full; one paragraph past it, listed."""
@@ -133,11 +197,13 @@ def test_the_glossary_links_the_first_uses_and_counts_the_rest(inquiry, site):
     assert links[-1]["href"] == f"/search/?q={term}"
 
 
-def test_the_pages_made_for_many_responses_are_valid_html(inquiry):
+def test_the_pages_made_for_many_responses_are_valid_html(inquiry, lists_in_parts):
     urls, out = Urls("/"), inquiry[1]
     files = [out / urls.output_path(u) for u in (urls.home(), urls.responses(), urls.question("question-01"),
                                                  urls.force("force-002"), urls.named("glossary"), urls.named("search"))]
     errors = nu_errors(files, out)
+    errors += nu_errors([lists_in_parts / urls.output_path(u) for u in (
+        urls.question("question-01", 2), urls.entity_index("initiative"), urls.named("search"))], lists_in_parts)
     assert not errors, "\n".join(errors)
 
 
@@ -162,19 +228,26 @@ def test_the_glossary_finds_a_term_only_where_it_stands_as_a_word():
 
 
 @pytest.mark.browser
-def test_the_pages_made_for_many_responses_pass_axe_and_fit_a_phone(inquiry, browser):
+@pytest.mark.parametrize("built", ["inquiry", "lists_in_parts"])
+def test_the_pages_made_for_many_responses_pass_axe_and_fit_a_phone(built, request, browser):
     """In Chromium: axe-core finds no WCAG 2.2 A/AA violation on the home page, the responses index,
-    a question and a force page listing their answers, and the capped glossary, in light and dark;
-    at a phone's width none of them scrolls sideways."""
+    a question and a force page listing their answers, and the capped glossary (and, built as a site
+    of hundreds would be, a question page's second part and the ungrouped initiatives index), in
+    light and dark; at a phone's width none of them scrolls sideways."""
     from axe_playwright_python.sync_playwright import Axe
 
     from conftest import Server
     from test_accessibility import WCAG_TAGS
 
     urls = Urls("/")
-    pages = [urls.home(), urls.responses(), urls.question("question-01"), urls.force("force-002"),
-             urls.named("glossary")]
-    server = Server(inquiry[1])
+    if built == "inquiry":
+        out = request.getfixturevalue("inquiry")[1]
+        pages = [urls.home(), urls.responses(), urls.question("question-01"), urls.force("force-002"),
+                 urls.named("glossary")]
+    else:
+        out = request.getfixturevalue("lists_in_parts")
+        pages = [urls.question("question-01", 2), urls.entity_index("initiative")]
+    server = Server(out)
     context = browser.new_context(viewport={"width": 360, "height": 740})
     try:
         tab = context.new_page()

@@ -107,7 +107,10 @@ def pages(site: Site, urls: Urls) -> list[Page]:
     for force in site.forces:
         out.append(Page(urls.force(force.id), "force.html", "force", {"force": force}))
     for q in site.questions:
-        out.append(Page(urls.question(q.id), "question.html", "question", {"question": q}))
+        parts = views.question_parts(site, q.id)
+        for n, subs in enumerate(parts, 1):
+            out.append(Page(urls.question(q.id, n), "question.html", "question",
+                            {"question": q, "submissions": subs, "part": n, "parts": len(parts)}))
     for type_ in TYPE_ORDER:
         members = [e for e in site.entities if e.type == type_]
         if not members:

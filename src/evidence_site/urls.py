@@ -61,8 +61,10 @@ class Urls:
     def force(self, force: str) -> str:
         return self.page(f"forces/{force}/")
 
-    def question(self, question: str) -> str:
-        return self.page(f"questions/{question}/")
+    def question(self, question: str, part: int = 1) -> str:
+        """A question's page; a question answered in very many submissions lists them over several
+        parts (``views.QUESTION_PART_SIZE``): 'questions/q/', then 'questions/q/2/', …"""
+        return self.page(f"questions/{question}/" if part == 1 else f"questions/{question}/{part}/")
 
     def entity_index(self, type_: str) -> str:
         return self.page(f"{TYPE_FOLDERS[type_]}/")

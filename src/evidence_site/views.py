@@ -254,9 +254,28 @@ def forces_of_submission(site: Site, submission: str) -> list[tuple[Force, list[
 # its own page, so that every page stays within the 60 KB page budget and a phone can open it.
 FULL_TEXT_LIMIT = 90
 
+# A question page lists at most this many submissions' answers; a question answered in more (an
+# inquiry of hundreds of submissions) has its page in parts of this many each, linked in order, so
+# every part stays within the 60 KB page budget. The parts depend only on the submissions, never on
+# an answer's text, so an edit to an answer never adds or removes a page.
+QUESTION_PART_SIZE = 100
+
 # The glossary links each acronym's uses up to this many (the real response's most used, OPCC, has
 # 24); beyond, it says how many more there are and links a search for the acronym.
 GLOSSARY_USES_SHOWN = 30
+
+# An entity index groups its entries under each force, as well as listing them all, up to this many
+# forces; beyond, the full list alone (its Forces column says whose each one is), which each force's
+# page also links from.
+ENTITY_GROUPS_LIMIT = 20
+
+
+def question_parts(site: Site, question: str) -> list[list]:
+    """The submissions answering the question, in the site's order, in parts of at most
+    ``QUESTION_PART_SIZE``: one part (the whole list) for all but an inquiry's largest sites."""
+    subs = [s for s in site.submissions if question in s.questions]
+    size = QUESTION_PART_SIZE
+    return [subs[i:i + size] for i in range(0, len(subs), size)] or [[]]
 
 
 def question_paragraphs(site: Site, question: str) -> int:
