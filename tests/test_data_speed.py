@@ -148,3 +148,57 @@ def test_csv_rows_are_what_csv_writer_writes():
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
     assert data._csv(rows) == out.getvalue()
+
+
+def _with_records_awkward(site: Site, which: set[int]) -> Site:
+    """The site with the records at the positions ``which`` made awkward, the others as they were."""
+    odd = awkward(site)
+    records = tuple(odd.records[i] if i in which else r for i, r in enumerate(site.records))
+    lookups = {f.name: {} for f in fields(Site) if not f.compare}
+    return replace(site, records=records, **lookups)
+
+
+@pytest.mark.parametrize("which", [{0}, {3, 4}, {-1}, "all"], ids=["first", "two", "last", "all"])
+@pytest.mark.parametrize("urls", URLS[:2], ids=repr)
+def test_a_rebuild_copies_the_records_not_edited_and_writes_the_same_bytes(real_site, urls, which):
+    """After records are edited, the data files made from the last build's files (copying the items
+    of the other records) are byte for byte the files made afresh, and so is where their items lie
+    (what the next rebuild copies from)."""
+    n = len(real_site.records)
+    which = set(range(n)) if which == "all" else {i % n for i in which}
+    before = real_site
+    # Editing twice in a row: the second rebuild copies from a file the first one spliced.
+    for after in (_with_records_awkward(real_site, which), _with_records_awkward(real_site, which ^ {1})):
+        layouts: dict = {}
+        last = {"json": data.evidence_json(before, urls, layouts=layouts), "csv": data.evidence_csv(before, urls, layouts=layouts)}
+        edited = {i for i, (a, b) in enumerate(zip(before.records, after.records)) if a != b}
+        changed = frozenset(p.id for i in edited for p in after.records[i].paragraphs)
+        reuse = data.Reuse(last, layouts, changed)
+        spliced_layouts: dict = {}
+        spliced = {"json": data.evidence_json(after, urls, reuse, spliced_layouts),
+                   "csv": data.evidence_csv(after, urls, reuse, spliced_layouts)}
+        fresh_layouts: dict = {}
+        assert spliced["json"] == data.evidence_json(after, urls, layouts=fresh_layouts) == reference_json(after, urls)
+        assert spliced["csv"] == data.evidence_csv(after, urls, layouts=fresh_layouts) == reference_csv(after, urls)
+        assert spliced_layouts == fresh_layouts
+        for kind, text in spliced.items():  # every item is where the layout says
+            lay = fresh_layouts[kind]
+            items = [text[s:e] for s, e in zip(lay.starts, lay.ends)]
+            if kind == "json":
+                assert [json.loads(x)["id"] for x in items] == [pid for s in after.submissions for pid in s.sequence]
+            else:
+                assert [x.split(",", 1)[0] for x in items] == [pid for s in after.submissions for pid in s.sequence]
+        before = after
+
+
+def test_a_rebuild_never_copies_from_a_layout_of_other_paragraphs(real_site):
+    """A layout made for another order of paragraphs is not used: the files are made afresh."""
+    urls = Urls("/")
+    layouts: dict = {}
+    last = {"json": data.evidence_json(real_site, urls, layouts=layouts), "csv": data.evidence_csv(real_site, urls, layouts=layouts)}
+    moved = replace(real_site.submissions[0], sequence=real_site.submissions[0].sequence[::-1])
+    other = replace(real_site, submissions=(moved, *real_site.submissions[1:]),
+                    **{f.name: {} for f in fields(Site) if not f.compare})
+    reuse = data.Reuse(last, layouts, frozenset())  # nothing "changed": a copy would be the old order
+    assert data.evidence_json(other, urls, reuse) == reference_json(other, urls)
+    assert data.evidence_csv(other, urls, reuse) == reference_csv(other, urls)

@@ -191,6 +191,26 @@ def test_text_changed(bench_ws, monkeypatch):
     assert R("force-002-opcc", 4) not in rendered and R("force-002-police", 5) not in rendered
 
 
+def test_the_data_files_write_only_the_edited_records_paragraphs(bench_ws, monkeypatch):
+    """evidence.json and evidence.csv copy every other paragraph's item from the last build's files
+    (and still equal a cold build's, which check_rebuild compares)."""
+    from evidence_site import data
+
+    record = bench_ws.record(sub_of("force-003-opcc"), "force-003-opcc", "question-07")
+    edit_paragraph(record, "force-003-opcc-q7-02", append_to_text(" A clerk's correction."))
+    made = {"json": [], "csv": []}
+    json_item, csv_row = data._paragraph_json, data._csv_row
+    monkeypatch.setattr(data, "_paragraph_json", lambda p, url: made["json"].append(p.id) or json_item(p, url))
+    monkeypatch.setattr(data, "_csv_row", lambda site, p, url: made["csv"].append(p.id) or csv_row(site, p, url))
+    check_rebuild(bench_ws, monkeypatch, [R("force-003-opcc", 7)], at_most=10)
+    site = pipeline.load_site(bench_ws.content)
+    edited = [p.id for r in site.records if r.body == "force-003-opcc" and r.question == "question-07"
+              for p in r.paragraphs]
+    everything = [pid for sub in site.submissions for pid in sub.sequence]
+    # The rebuild made the edited record's items only; the cold build check_rebuild compares with, all.
+    assert made["json"] == made["csv"] == edited + everything
+
+
 def test_mention_added_to_another_forces_record(bench_ws, monkeypatch):
     """The entity page did not show this record before: only the new build's dependencies name it."""
     edit_paragraph(bench_ws.record(sub_of("force-004-opcc"), "force-004-opcc", "question-02"), "force-004-opcc-q2-02",

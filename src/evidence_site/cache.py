@@ -184,6 +184,7 @@ def remember_build(cache: Path | None, out: Path, key: str, pages: int) -> None:
         for old in entries[KEEP_BUILDS:]:
             old.unlink()
             old.with_suffix(".pages").unlink(missing_ok=True)
+            old.with_suffix(".data").unlink(missing_ok=True)
     except OSError:
         pass  # a cache that cannot be written only makes the next build slower
 
@@ -191,7 +192,7 @@ def remember_build(cache: Path | None, out: Path, key: str, pages: int) -> None:
 def forget_build(cache: Path | None, out: Path) -> None:
     if cache is None:
         return
-    for f in (_state_file(cache, out), _pages_file(cache, out)):
+    for f in (_state_file(cache, out), _pages_file(cache, out), _data_file(cache, out)):
         try:
             f.unlink()
         except OSError:
@@ -213,6 +214,7 @@ class Previous:
     sets: list  # distinct dependency sets: sorted indexes into ``records``, or "*" for every record
     pages: dict[str, int]  # each page's output path -> its dependency set (an index into ``sets``)
     files: dict[str, list[int]] = field(repr=False)  # the files that build wrote, as it left them
+    key: str = ""  # that build's inputs key
 
 
 NOT_REMEMBERED = "no earlier build into this folder is remembered"
@@ -254,7 +256,7 @@ def last_build(cache: Path | None, out: Path, now: Inputs) -> LastBuild:
         if made["key"] != saved.get("key"):
             raise ValueError
         frame, content = made["frame"], made["content"]
-        previous = Previous(frozenset(), made["records"], made["sets"], made["pages"], files)
+        previous = Previous(frozenset(), made["records"], made["sets"], made["pages"], files, made["key"])
     except (OSError, ValueError, KeyError, TypeError):
         return LastBuild(why="what the last build was made from is not remembered")
     if frame != now.frame:
@@ -280,6 +282,35 @@ def remember_pages(cache: Path | None, out: Path, now: Inputs, records: list[lis
         _atomic_write(_pages_file(cache, out), json.dumps(made, separators=(",", ":")).encode())
     except OSError:
         pass
+
+
+# --- where the data files' items lie -----------------------------------------------------------------
+
+def _data_file(cache: Path, out: Path) -> Path:
+    return _state_file(cache, out).with_suffix(".data")
+
+
+def remember_data(cache: Path | None, out: Path, key: str, layouts: dict) -> None:
+    """Keep where each paragraph's item lies in the data files this build wrote (``data.Layout``),
+    for the next build into ``out`` to copy the items of the records it did not change."""
+    if cache is None:
+        return
+    try:
+        _atomic_write(_data_file(cache, out), pickle.dumps({"key": key, "layouts": layouts}, protocol=5))
+    except OSError:
+        pass
+
+
+def data_layouts(cache: Path | None, out: Path, key: str) -> dict:
+    """What remember_data kept for the build of inputs ``key`` into ``out`` ({} when it is not known:
+    the data files are then made afresh)."""
+    if cache is None:
+        return {}
+    try:
+        kept = pickle.loads(_data_file(cache, out).read_bytes())
+        return kept["layouts"] if kept["key"] == key and isinstance(kept["layouts"], dict) else {}
+    except Exception:  # noqa: BLE001 - missing, cut short or from another version: make them afresh
+        return {}
 
 
 # --- loaded content files ----------------------------------------------------------------------------

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
-import itertools
+import hashlib
 import json
 import weakref
-from collections.abc import Iterable
+from array import array
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from json.encoder import encode_basestring
 from types import SimpleNamespace
 from xml.sax.saxutils import escape
@@ -83,21 +85,123 @@ def _paragraph_json(p: Paragraph, url: str) -> str:
             f'"submission": {s(p.submission)}, "text": {s(p.text)}, "url": {s(url)}}}')
 
 
-def evidence_json(site: Site, urls: Urls) -> str:
+# --- a rebuild after an edit copies what it did not change -------------------------------------------
+#
+# Each data file holds one item per paragraph (a line of evidence.json's "paragraphs", a row of
+# evidence.csv), in reading order. An incremental rebuild (only record files edited) keeps every
+# paragraph id in its place (a submission file lists its paragraphs' order, and editing it rebuilds
+# everything), and an item depends only on its paragraph, its record's body and the URLs: so the
+# items of the records not edited are the last build's, character for character. The last build
+# leaves where each item lies (a ``Layout``); the rebuild copies the runs between the edited
+# paragraphs from the last file and writes only the edited paragraphs' items.
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each paragraph's item lies in a data file, in characters (not bytes)."""
+
+    order: str  # a digest of the paragraph ids in reading order: the items this layout is for
+    starts: array  # item i is text[starts[i]:ends[i]]
+    ends: array
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """The last build's data files, where their items lie, and the paragraphs an edit changed."""
+
+    texts: dict[str, str]  # "json" / "csv" -> the last build's file
+    layouts: dict[str, Layout]
+    changed: frozenset[str]  # ids of the paragraphs of the edited record files
+
+
+def _order(site: Site) -> tuple[list[str], str]:
+    ids = [pid for sub in site.submissions for pid in sub.sequence]
+    return ids, hashlib.blake2b("\n".join(ids).encode(), digest_size=16).hexdigest()
+
+
+def _items(site: Site, urls: Urls, kind: str, make: Callable[[Paragraph, str], str],
+           make_all: Callable[[list[tuple[Paragraph, str]]], list[str]], sep: str, start: int,
+           reuse: Reuse | None, layouts: dict[str, Layout] | None) -> str:
+    """The paragraphs' items joined by ``sep``, the first at ``start`` in the file: ``make`` makes one
+    paragraph's item, ``make_all`` every paragraph's (in reading order, with their URLs). With
+    ``reuse`` holding a layout for the same paragraphs, only the changed paragraphs' items are made;
+    with ``layouts``, where each item lies is left there under ``kind``."""
+    ids, order = _order(site)
+    old = reuse.layouts.get(kind) if reuse is not None else None
+    if old is None or old.order != order or len(old.starts) != len(ids) or not ids:
+        items = make_all(_reading_order(site, urls))
+        text = sep.join(items)
+        if layouts is not None:
+            starts, ends = array("q"), array("q")
+            pos, gap = start, len(sep)
+            for item in items:
+                starts.append(pos)
+                pos += len(item)
+                ends.append(pos)
+                pos += gap
+            layouts[kind] = Layout(order, starts, ends)
+        return text
+    assert reuse is not None
+    last = reuse.texts[kind]
+    by_id = site.paragraph_by_id
+    changed = [i for i, pid in enumerate(ids) if pid in reuse.changed]
+    pieces: list[str] = []
+    cursor = old.starts[0]
+    fresh: dict[int, str] = {}
+    for i in changed:
+        pieces.append(last[cursor:old.starts[i]])  # the items before it, unchanged, and their separators
+        p = by_id[ids[i]]
+        item = fresh[i] = make(p, urls.paragraph(p))
+        pieces.append(item)
+        cursor = old.ends[i]
+    pieces.append(last[cursor:old.ends[-1]])
+    if layouts is not None:
+        starts, ends = array("q"), array("q")
+        shift = start - old.starts[0]
+        edges = [*changed, len(ids)]
+        begin = 0
+        for i in edges:
+            starts.extend(x + shift for x in old.starts[begin:i])
+            ends.extend(x + shift for x in old.ends[begin:i])
+            if i < len(ids):
+                starts.append(old.starts[i] + shift)
+                shift += len(fresh[i]) - (old.ends[i] - old.starts[i])
+                ends.append(old.ends[i] + shift)
+            begin = i + 1
+        layouts[kind] = Layout(order, starts, ends)
+    return "".join(pieces)
+
+
+def _all_paragraph_json(order: list[tuple[Paragraph, str]]) -> list[str]:
+    return [_paragraph_json(p, url) for p, url in order]
+
+
+def evidence_json(site: Site, urls: Urls, reuse: Reuse | None = None,
+                  layouts: dict[str, Layout] | None = None) -> str:
     """The evidence as JSON, keys sorted, one list item per line (readable, and a diff shows the
     paragraphs that changed). Written without ``indent``, which would make Python's JSON encoder fall
-    back from C to pure Python: two seconds for 100,000 paragraphs instead of a fraction of one."""
-    items = {key: [_encode(item) for item in values] for key, values in _sections(site, urls).items()}
-    items["paragraphs"] = [_paragraph_json(p, url) for p, url in _reading_order(site, urls)]
+    back from C to pure Python: two seconds for 100,000 paragraphs instead of a fraction of one.
+    ``reuse`` and ``layouts``: see ``Reuse`` (the bytes are the same either way)."""
+    items: dict[str, list[str] | None] = {
+        key: [_encode(item) for item in values] for key, values in _sections(site, urls).items()}
+    items["paragraphs"] = None  # made in place, below
     # One join for the whole file, and one per list: the paragraphs come to tens of megabytes.
     out = ["{\n"]
+    pos = 2
     keys = sorted(items)
     for i, key in enumerate(keys):
         end = "," if i < len(keys) - 1 else ""
-        if items[key]:
-            out += [f" {json.dumps(key)}: [\n  ", ",\n  ".join(items[key]), f"\n ]{end}\n"]
+        values = items[key]
+        opening = f" {json.dumps(key)}: [\n  "
+        if values is None:
+            values = _items(site, urls, "json", _paragraph_json, _all_paragraph_json, ",\n  ",
+                            pos + len(opening), reuse, layouts)
+            values = [values] if values else []
+        if values:
+            block = [opening, ",\n  ".join(values), f"\n ]{end}\n"]
         else:
-            out.append(f" {json.dumps(key)}: []{end}\n")
+            block = [f" {json.dumps(key)}: []{end}\n"]
+        out += block
+        pos += sum(map(len, block))
     out.append("}\n")
     return "".join(out)
 
@@ -114,6 +218,10 @@ def spreadsheet_safe(cell: str) -> str:
 
 
 def _csv(rows: Iterable[list[str]]) -> str:
+    return "".join(_csv_lines(rows))
+
+
+def _csv_lines(rows: Iterable[list[str]]) -> list[str]:
     """Rows of text cells exactly as csv.writer(lineterminator="\\n") writes them, in half the time.
 
     The writer looks at each character of each cell in turn. Here a row is its cells joined by
@@ -131,22 +239,32 @@ def _csv(rows: Iterable[list[str]]) -> str:
         if '"' in line or "\n" in line or line.count(",") != len(row) - 1:
             line = ",".join([_quoted(cell) if "," in cell or '"' in cell or "\n" in cell else cell for cell in row])
         out.append(line + "\n")
-    return "".join(out)
+    return out  # one line per row (the writer, too, writes each row in one call)
 
 
 def _quoted(cell: str) -> str:
     return '"' + cell.replace('"', '""') + '"'
 
 
-def evidence_csv(site: Site, urls: Urls) -> str:
-    """A row per paragraph, in evidence.json's order, its text made spreadsheet_safe."""
-    header = ["id", "force", "body", "question", "page", "page_end", "number", "kind", "text", "entities", "url"]
-    rows = ([p.id, site.body_by_id[p.body].force if p.body else "", p.body or "", p.question or "", str(p.page),
-             str(p.page_end or ""), str(p.number or ""), p.kind,
-             "'" + p.text if p.text[:1] in _FORMULA_STARTS else p.text,  # spreadsheet_safe, inlined
-             " ".join([m.entity for m in p.mentions]), url]
-            for p, url in _reading_order(site, urls))
-    return _csv(itertools.chain([header], rows))
+_CSV_HEADER = ["id", "force", "body", "question", "page", "page_end", "number", "kind", "text", "entities", "url"]
+
+
+def _csv_row(site: Site, p: Paragraph, url: str) -> list[str]:
+    return [p.id, site.body_by_id[p.body].force if p.body else "", p.body or "", p.question or "", str(p.page),
+            str(p.page_end or ""), str(p.number or ""), p.kind,
+            "'" + p.text if p.text[:1] in _FORMULA_STARTS else p.text,  # spreadsheet_safe, inlined
+            " ".join([m.entity for m in p.mentions]), url]
+
+
+def evidence_csv(site: Site, urls: Urls, reuse: Reuse | None = None,
+                 layouts: dict[str, Layout] | None = None) -> str:
+    """A row per paragraph, in evidence.json's order, its text made spreadsheet_safe. ``reuse`` and
+    ``layouts``: see ``Reuse`` (the bytes are the same either way)."""
+    header = _csv([_CSV_HEADER])
+    rows = _items(site, urls, "csv", lambda p, url: _csv([_csv_row(site, p, url)]),
+                  lambda order: _csv_lines(_csv_row(site, p, url) for p, url in order), "", len(header),
+                  reuse, layouts)
+    return header + rows
 
 
 def sitemap(site: Site, page_urls: list[str], base: str) -> str:

@@ -164,6 +164,7 @@ class SiteFiles(dict):
         self.pages: list[str] = []
         self.entries: list[tuple[str, render.Page]] = []
         self.kept: list[str] = []
+        self.layouts: dict[str, data.Layout] = {}  # where the data files' items lie (data.Reuse)
 
 
 class _Lazy:
@@ -181,7 +182,8 @@ class _Lazy:
 
 
 def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | None = None,
-                only=None, keep_from: Path | None = None, meanwhile=None) -> dict[str, str | bytes]:
+                only=None, keep_from: Path | None = None, meanwhile=None,
+                data_from: tuple[dict, frozenset[str]] | None = None) -> dict[str, str | bytes]:
     """Every output file except the search index, as {relative path: content}. ``meanwhile`` (no
     arguments) runs in this process after the data files, while workers render the pages.
 
@@ -189,7 +191,9 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     per core on a large site) and only the other files are returned. With ``only`` (a function of
     the page's output path and the page), only the pages it accepts are rendered; the others are
     listed in ``kept`` and, with ``keep_from`` (the last build's folder), hard-linked from there into
-    ``pages_out`` while the other pages render."""
+    ``pages_out`` while the other pages render. With ``data_from`` (the last build's data layouts and
+    the ids of the paragraphs edited since), the data files copy the other paragraphs' items from
+    ``keep_from`` (``data.Reuse``)."""
     base = normalise_base(base_url)
     env = render.environment(templates, cache.bytecode_cache(cache.cache_dir(templates)))
     env.filters["wrap_p"] = lambda m: Markup("<p>") + m + Markup("</p>")
@@ -226,7 +230,12 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
 
     keep = (write.link_files, (keep_from, pages_out, files.kept)) if keep_from and pages_out and files.kept else None
     def other_work() -> None:
-        _other_files(site, templates, base, page_urls, files)
+        reuse = None
+        if data_from is not None and keep_from is not None:
+            # Read here, in this process once the workers are started: they never hold a copy.
+            reuse = data.Reuse({kind: (keep_from / "data" / f"evidence.{kind}").read_text(encoding="utf-8")
+                                for kind in data_from[0]}, *data_from)
+        _other_files(site, templates, base, page_urls, files, reuse)
         if meanwhile is not None:
             meanwhile()
 
@@ -234,11 +243,12 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     return files
 
 
-def _other_files(site: Site, templates: Path, base: str, page_urls: list[str], files: dict[str, str | bytes]) -> None:
+def _other_files(site: Site, templates: Path, base: str, page_urls: list[str], files: SiteFiles,
+                 reuse: data.Reuse | None = None) -> None:
     """The files beside the pages: data, sitemap, robots.txt, static assets."""
     urls = Urls(base)
-    files["data/evidence.json"] = data.evidence_json(site, urls)
-    files["data/evidence.csv"] = data.evidence_csv(site, urls)
+    files["data/evidence.json"] = data.evidence_json(site, urls, reuse, files.layouts)
+    files["data/evidence.csv"] = data.evidence_csv(site, urls, reuse, files.layouts)
     files["sitemap.xml"] = data.sitemap(site, page_urls, base)
     files["robots.txt"] = data.robots(site, base)
     files[".nojekyll"] = ""
@@ -300,10 +310,12 @@ def build(settings: Settings, log=print) -> float:
         try:
             records = _record_files(site, settings.content) if store is not None else []
             stale = _stale_pages(site, records, last.previous) if last.previous is not None else None
+            data_from = _data_from(site, records, last.previous, store, settings.out) if stale is not None else None
             new = write.staging(settings.out)
             # The digests are written while the workers render (this process waits on them then).
             files = render_site(site, settings.templates, settings.base_url, pages_out=new, only=stale,
-                                keep_from=settings.out, meanwhile=digests.save if digests is not None else None)
+                                keep_from=settings.out, meanwhile=digests.save if digests is not None else None,
+                                data_from=data_from)
             del digests
             write.write_files(new, files)
             if settings.search:
@@ -328,6 +340,7 @@ def build(settings: Settings, log=print) -> float:
             cache.remember_build(store, settings.out, now.key, len(files.pages))
             if store is not None:
                 cache.remember_pages(store, settings.out, now, records, *_page_sets(site, records, files.entries))
+                cache.remember_data(store, settings.out, now.key, files.layouts)
         finally:
             if cleaner is not None:
                 cleaner.join()
@@ -377,6 +390,18 @@ def _stale_pages(site: Site, records: list[list[str]], previous: cache.Previous)
         return not paths.isdisjoint(deps.page_deps(site, page))
 
     return stale
+
+
+def _data_from(site: Site, records: list[list[str]], previous: cache.Previous, store: Path | None,
+               out: Path) -> tuple[dict, frozenset[str]] | None:
+    """For an incremental rebuild: where the last build's data files hold each paragraph's item, and
+    the ids of the paragraphs of the records edited since (render_site's ``data_from``)."""
+    layouts = cache.data_layouts(store, out, previous.key)
+    if not layouts:
+        return None
+    changed = frozenset(p.id for row, r in zip(records, site.records) if row[0] in previous.changed
+                        for p in r.paragraphs)
+    return layouts, changed
 
 
 def _page_sets(site: Site, records: list[list[str]], entries) -> tuple[list, dict[str, int]]:
