@@ -165,8 +165,9 @@ def median_of(runs: list[dict]) -> dict:
 
 def ours_cmd(args, *rest: str) -> list[str]:
     if args.src:
-        boot = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
-                "from evidence_site.cli import main; sys.exit(main(sys.argv[1:]))")
+        # As build.py runs it (cli.run), or as it ran before cli.run existed.
+        boot = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from evidence_site import cli; "
+                "cli.run(sys.argv[1:]) if hasattr(cli, 'run') else sys.exit(cli.main(sys.argv[1:]))")
         return [sys.executable, "-c", boot, str(Path(args.src).resolve()), *rest]
     return [sys.executable, str(ROOT / "build.py"), *rest]
 

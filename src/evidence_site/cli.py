@@ -7,6 +7,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from jinja2 import TemplateError
 
@@ -54,6 +55,21 @@ def check_environment() -> str | None:
     if epoch and not epoch.strip().isdigit():
         return f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not {epoch!r}"
     return None
+
+
+def run(argv: list[str]) -> NoReturn:
+    """``main``, then the process ends at once with its exit code. A build leaves the model and the
+    caches made from it (millions of small objects at an inquiry's scale) to the end of the process;
+    the interpreter's tidy-up would free them one by one, 0.4 s at 100,000 paragraphs, when the
+    operating system takes the memory back whole. Every file is closed and every worker joined
+    before ``main`` returns; the standard streams are flushed here."""
+    code = main(argv)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said there
+            pass
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
