@@ -6,12 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import fields, replace
 
 import pytest
 
 from conftest import CONTENT
-from evidence_site import data, pipeline
+from evidence_site import data, pipeline, write
 from evidence_site.model import Mention, Paragraph, Site
 from evidence_site.urls import Urls
 
@@ -158,47 +159,80 @@ def _with_records_awkward(site: Site, which: set[int]) -> Site:
     return replace(site, records=records, **lookups)
 
 
+def _bytes(content) -> bytes:
+    return content.read() if isinstance(content, write.Spliced) else content.encode("utf-8")
+
+
 @pytest.mark.parametrize("which", [{0}, {3, 4}, {-1}, "all"], ids=["first", "two", "last", "all"])
 @pytest.mark.parametrize("urls", URLS[:2], ids=repr)
-def test_a_rebuild_copies_the_records_not_edited_and_writes_the_same_bytes(real_site, urls, which):
+def test_a_rebuild_copies_the_records_not_edited_and_writes_the_same_bytes(real_site, urls, which, tmp_path):
     """After records are edited, the data files made from the last build's files (copying the items
     of the other records) are byte for byte the files made afresh, and so is where their items lie
     (what the next rebuild copies from)."""
     n = len(real_site.records)
     which = set(range(n)) if which == "all" else {i % n for i in which}
     before = real_site
-    # Editing twice in a row: the second rebuild copies from a file the first one spliced.
-    for after in (_with_records_awkward(real_site, which), _with_records_awkward(real_site, which ^ {1})):
-        layouts: dict = {}
-        last = {"json": data.evidence_json(before, urls, layouts=layouts), "csv": data.evidence_csv(before, urls, layouts=layouts)}
+    last = {"json": tmp_path / "last.json", "csv": tmp_path / "last.csv"}
+    layouts: dict = {}
+    write.write_files(tmp_path, {"last.json": data.evidence_json(before, urls, layouts=layouts),
+                                 "last.csv": data.evidence_csv(before, urls, layouts=layouts)})
+    # Edited twice in a row: the second rebuild copies from a file the first one spliced.
+    for k, after in enumerate((_with_records_awkward(real_site, which), _with_records_awkward(real_site, which ^ {1}))):
         edited = {i for i, (a, b) in enumerate(zip(before.records, after.records)) if a != b}
         changed = frozenset(p.id for i in edited for p in after.records[i].paragraphs)
         reuse = data.Reuse(last, layouts, changed)
         spliced_layouts: dict = {}
         spliced = {"json": data.evidence_json(after, urls, reuse, spliced_layouts),
                    "csv": data.evidence_csv(after, urls, reuse, spliced_layouts)}
+        if which != set(range(n)):
+            assert all(isinstance(x, write.Spliced) for x in spliced.values()), "most of each file is copied"
         fresh_layouts: dict = {}
-        assert spliced["json"] == data.evidence_json(after, urls, layouts=fresh_layouts) == reference_json(after, urls)
-        assert spliced["csv"] == data.evidence_csv(after, urls, layouts=fresh_layouts) == reference_csv(after, urls)
+        assert _bytes(spliced["json"]) == data.evidence_json(after, urls, layouts=fresh_layouts).encode() \
+            == reference_json(after, urls).encode()
+        assert _bytes(spliced["csv"]) == data.evidence_csv(after, urls, layouts=fresh_layouts).encode() \
+            == reference_csv(after, urls).encode()
         assert spliced_layouts == fresh_layouts
-        for kind, text in spliced.items():  # every item is where the layout says
-            lay = fresh_layouts[kind]
-            items = [text[s:e] for s, e in zip(lay.starts, lay.ends)]
+        for kind, content in spliced.items():  # every item is where the layout says
+            whole, lay = _bytes(content), fresh_layouts[kind]
+            items = [whole[s:e].decode() for s, e in zip(lay.starts, lay.ends)]
             if kind == "json":
                 assert [json.loads(x)["id"] for x in items] == [pid for s in after.submissions for pid in s.sequence]
             else:
                 assert [x.split(",", 1)[0] for x in items] == [pid for s in after.submissions for pid in s.sequence]
-        before = after
+        # What a build does next: write the files (the kernel copying the ranges), then read from them.
+        write.write_files(tmp_path / f"build-{k}", {"evidence.json": spliced["json"], "evidence.csv": spliced["csv"]})
+        last = {"json": tmp_path / f"build-{k}" / "evidence.json", "csv": tmp_path / f"build-{k}" / "evidence.csv"}
+        assert last["json"].read_bytes() == _bytes(spliced["json"])
+        before, layouts = after, spliced_layouts
 
 
-def test_a_rebuild_never_copies_from_a_layout_of_other_paragraphs(real_site):
+def test_a_rebuild_never_copies_from_a_layout_of_other_paragraphs(real_site, tmp_path):
     """A layout made for another order of paragraphs is not used: the files are made afresh."""
     urls = Urls("/")
     layouts: dict = {}
-    last = {"json": data.evidence_json(real_site, urls, layouts=layouts), "csv": data.evidence_csv(real_site, urls, layouts=layouts)}
+    write.write_files(tmp_path, {"last.json": data.evidence_json(real_site, urls, layouts=layouts),
+                                 "last.csv": data.evidence_csv(real_site, urls, layouts=layouts)})
     moved = replace(real_site.submissions[0], sequence=real_site.submissions[0].sequence[::-1])
     other = replace(real_site, submissions=(moved, *real_site.submissions[1:]),
                     **{f.name: {} for f in fields(Site) if not f.compare})
-    reuse = data.Reuse(last, layouts, frozenset())  # nothing "changed": a copy would be the old order
+    reuse = data.Reuse({"json": tmp_path / "last.json", "csv": tmp_path / "last.csv"}, layouts, frozenset())
     assert data.evidence_json(other, urls, reuse) == reference_json(other, urls)
     assert data.evidence_csv(other, urls, reuse) == reference_csv(other, urls)
+
+
+def test_a_spliced_file_is_copied_across_file_systems_too(tmp_path, monkeypatch):
+    """Where the kernel cannot copy between the files, the ranges are read and written instead."""
+    source = tmp_path / "last"
+    source.write_bytes(b"0123456789" * 1000)
+    spliced = write.Spliced(source, ("héllo ", (5, 20), " · ", (9990, 10)))
+    expected = "héllo ".encode() + source.read_bytes()[5:25] + " · ".encode() + source.read_bytes()[9990:]
+
+    def refuse(*args):
+        raise OSError(18, "Invalid cross-device link")
+
+    for copy in (os.copy_file_range, refuse):
+        monkeypatch.setattr(os, "copy_file_range", copy)
+        write.write_files(tmp_path / copy.__name__, {"f": spliced})
+        assert (tmp_path / copy.__name__ / "f").read_bytes() == spliced.read() == expected
+    with pytest.raises(OSError, match="ended before"):
+        write.write_files(tmp_path / "short", {"f": write.Spliced(source, ((9990, 11),))})

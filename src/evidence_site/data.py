@@ -9,11 +9,13 @@ import weakref
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from json.encoder import encode_basestring
 from types import SimpleNamespace
 from xml.sax.saxutils import escape
 
 from .model import Paragraph, Site
+from .write import Spliced
 from .urls import Urls, absolute
 
 # What json.dumps(item, ensure_ascii=False, sort_keys=True) runs, made once instead of per item.
@@ -91,16 +93,16 @@ def _paragraph_json(p: Paragraph, url: str) -> str:
 # evidence.csv), in reading order. An incremental rebuild (only record files edited) keeps every
 # paragraph id in its place (a submission file lists its paragraphs' order, and editing it rebuilds
 # everything), and an item depends only on its paragraph, its record's body and the URLs: so the
-# items of the records not edited are the last build's, character for character. The last build
-# leaves where each item lies (a ``Layout``); the rebuild copies the runs between the edited
-# paragraphs from the last file and writes only the edited paragraphs' items.
+# items of the records not edited are the last build's, byte for byte. The last build leaves where
+# each item lies (a ``Layout``); the rebuild writes the edited paragraphs' items and has the kernel
+# copy the runs between them from the last file (``write.Spliced``), never reading them.
 
 @dataclass(frozen=True)
 class Layout:
-    """Where each paragraph's item lies in a data file, in characters (not bytes)."""
+    """Where each paragraph's item lies in a data file, in bytes."""
 
     order: str  # a digest of the paragraph ids in reading order: the items this layout is for
-    starts: array  # item i is text[starts[i]:ends[i]]
+    starts: array  # item i is bytes [starts[i], ends[i]) of the file
     ends: array
 
 
@@ -108,7 +110,7 @@ class Layout:
 class Reuse:
     """The last build's data files, where their items lie, and the paragraphs an edit changed."""
 
-    texts: dict[str, str]  # "json" / "csv" -> the last build's file
+    sources: dict[str, Path]  # "json" / "csv" -> the last build's file
     layouts: dict[str, Layout]
     changed: frozenset[str]  # ids of the paragraphs of the edited record files
 
@@ -118,57 +120,79 @@ def _order(site: Site) -> tuple[list[str], str]:
     return ids, hashlib.blake2b("\n".join(ids).encode(), digest_size=16).hexdigest()
 
 
+def _size(text: str) -> int:
+    """Bytes of ``text`` in UTF-8 (ASCII, as most evidence is, needs no encoding to tell)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
 def _items(site: Site, urls: Urls, kind: str, make: Callable[[Paragraph, str], str],
            make_all: Callable[[list[tuple[Paragraph, str]]], list[str]], sep: str, start: int,
-           reuse: Reuse | None, layouts: dict[str, Layout] | None) -> str:
-    """The paragraphs' items joined by ``sep``, the first at ``start`` in the file: ``make`` makes one
-    paragraph's item, ``make_all`` every paragraph's (in reading order, with their URLs). With
-    ``reuse`` holding a layout for the same paragraphs, only the changed paragraphs' items are made;
-    with ``layouts``, where each item lies is left there under ``kind``."""
+           reuse: Reuse | None, layouts: dict[str, Layout] | None) -> list[str | tuple[int, int]]:
+    """The paragraphs' items joined by ``sep`` (ASCII), the first at byte ``start`` of the file, as
+    text and byte ranges of the last build's file: ``make`` makes one paragraph's item, ``make_all``
+    every paragraph's (in reading order, with their URLs). With ``reuse`` holding a layout for the
+    same paragraphs, only the changed paragraphs' items are made; with ``layouts``, where each item
+    lies is left there under ``kind``."""
     ids, order = _order(site)
     old = reuse.layouts.get(kind) if reuse is not None else None
     if old is None or old.order != order or len(old.starts) != len(ids) or not ids:
         items = make_all(_reading_order(site, urls))
-        text = sep.join(items)
         if layouts is not None:
             starts, ends = array("q"), array("q")
             pos, gap = start, len(sep)
             for item in items:
                 starts.append(pos)
-                pos += len(item)
+                pos += len(item) if item.isascii() else len(item.encode("utf-8"))  # _size, inlined
                 ends.append(pos)
                 pos += gap
             layouts[kind] = Layout(order, starts, ends)
-        return text
+        return [sep.join(items)]
     assert reuse is not None
-    last = reuse.texts[kind]
     by_id = site.paragraph_by_id
     changed = [i for i, pid in enumerate(ids) if pid in reuse.changed]
-    pieces: list[str] = []
+    parts: list[str | tuple[int, int]] = []
     cursor = old.starts[0]
-    fresh: dict[int, str] = {}
+    sizes: dict[int, int] = {}
     for i in changed:
-        pieces.append(last[cursor:old.starts[i]])  # the items before it, unchanged, and their separators
+        if old.starts[i] - cursor == len(sep) and i:  # the item before was changed too: just the separator
+            parts.append(sep)
+        elif old.starts[i] > cursor:
+            parts.append((cursor, old.starts[i] - cursor))  # the items before it, unchanged, and separators
         p = by_id[ids[i]]
-        item = fresh[i] = make(p, urls.paragraph(p))
-        pieces.append(item)
+        item = make(p, urls.paragraph(p))
+        parts.append(item)
+        sizes[i] = _size(item)
         cursor = old.ends[i]
-    pieces.append(last[cursor:old.ends[-1]])
+    if old.ends[-1] > cursor:
+        parts.append((cursor, old.ends[-1] - cursor))
     if layouts is not None:
         starts, ends = array("q"), array("q")
         shift = start - old.starts[0]
-        edges = [*changed, len(ids)]
         begin = 0
-        for i in edges:
+        for i in [*changed, len(ids)]:
             starts.extend(x + shift for x in old.starts[begin:i])
             ends.extend(x + shift for x in old.ends[begin:i])
             if i < len(ids):
                 starts.append(old.starts[i] + shift)
-                shift += len(fresh[i]) - (old.ends[i] - old.starts[i])
+                shift += sizes[i] - (old.ends[i] - old.starts[i])
                 ends.append(old.ends[i] + shift)
             begin = i + 1
         layouts[kind] = Layout(order, starts, ends)
-    return "".join(pieces)
+    return parts
+
+
+def _file(parts: list[str | tuple[int, int]], kind: str, reuse: Reuse | None) -> str | Spliced:
+    """A data file from its parts: text when it is all text, else text and the last file's ranges."""
+    if all(isinstance(x, str) for x in parts):
+        return "".join(parts)  # type: ignore[arg-type]
+    assert reuse is not None
+    merged: list[str | tuple[int, int]] = []
+    for x in parts:  # neighbouring texts as one write
+        if isinstance(x, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += x
+        else:
+            merged.append(x)
+    return Spliced(reuse.sources[kind], tuple(merged))
 
 
 def _all_paragraph_json(order: list[tuple[Paragraph, str]]) -> list[str]:
@@ -176,34 +200,32 @@ def _all_paragraph_json(order: list[tuple[Paragraph, str]]) -> list[str]:
 
 
 def evidence_json(site: Site, urls: Urls, reuse: Reuse | None = None,
-                  layouts: dict[str, Layout] | None = None) -> str:
+                  layouts: dict[str, Layout] | None = None) -> str | Spliced:
     """The evidence as JSON, keys sorted, one list item per line (readable, and a diff shows the
     paragraphs that changed). Written without ``indent``, which would make Python's JSON encoder fall
     back from C to pure Python: two seconds for 100,000 paragraphs instead of a fraction of one.
-    ``reuse`` and ``layouts``: see ``Reuse`` (the bytes are the same either way)."""
-    items: dict[str, list[str] | None] = {
-        key: [_encode(item) for item in values] for key, values in _sections(site, urls).items()}
-    items["paragraphs"] = None  # made in place, below
+    ``reuse`` and ``layouts``: see ``Reuse`` (the bytes are the same either way; with ``reuse``, the
+    file may come as a ``write.Spliced``)."""
+    items = {key: [_encode(item) for item in values] for key, values in _sections(site, urls).items()}
     # One join for the whole file, and one per list: the paragraphs come to tens of megabytes.
-    out = ["{\n"]
-    pos = 2
-    keys = sorted(items)
+    out: list[str | tuple[int, int]] = ["{\n"]
+    keys = sorted([*items, "paragraphs"])
     for i, key in enumerate(keys):
         end = "," if i < len(keys) - 1 else ""
-        values = items[key]
         opening = f" {json.dumps(key)}: [\n  "
-        if values is None:
-            values = _items(site, urls, "json", _paragraph_json, _all_paragraph_json, ",\n  ",
-                            pos + len(opening), reuse, layouts)
-            values = [values] if values else []
-        if values:
-            block = [opening, ",\n  ".join(values), f"\n ]{end}\n"]
+        if key == "paragraphs":
+            if site.submissions and any(sub.sequence for sub in site.submissions):
+                at = sum(_size(x) for x in out if isinstance(x, str)) + len(opening)
+                out += [opening, *_items(site, urls, "json", _paragraph_json, _all_paragraph_json, ",\n  ",
+                                         at, reuse, layouts), f"\n ]{end}\n"]
+            else:
+                out.append(f" {json.dumps(key)}: []{end}\n")
+        elif items[key]:
+            out += [opening, ",\n  ".join(items[key]), f"\n ]{end}\n"]
         else:
-            block = [f" {json.dumps(key)}: []{end}\n"]
-        out += block
-        pos += sum(map(len, block))
+            out.append(f" {json.dumps(key)}: []{end}\n")
     out.append("}\n")
-    return "".join(out)
+    return _file(out, "json", reuse)
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -257,14 +279,14 @@ def _csv_row(site: Site, p: Paragraph, url: str) -> list[str]:
 
 
 def evidence_csv(site: Site, urls: Urls, reuse: Reuse | None = None,
-                 layouts: dict[str, Layout] | None = None) -> str:
+                 layouts: dict[str, Layout] | None = None) -> str | Spliced:
     """A row per paragraph, in evidence.json's order, its text made spreadsheet_safe. ``reuse`` and
     ``layouts``: see ``Reuse`` (the bytes are the same either way)."""
     header = _csv([_CSV_HEADER])
-    rows = _items(site, urls, "csv", lambda p, url: _csv([_csv_row(site, p, url)]),
+    parts = _items(site, urls, "csv", lambda p, url: _csv([_csv_row(site, p, url)]),
                   lambda order: _csv_lines(_csv_row(site, p, url) for p, url in order), "", len(header),
                   reuse, layouts)
-    return header + rows
+    return _file([header, *parts], "csv", reuse)
 
 
 def sitemap(site: Site, page_urls: list[str], base: str) -> str:

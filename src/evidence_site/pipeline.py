@@ -232,9 +232,7 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     def other_work() -> None:
         reuse = None
         if data_from is not None and keep_from is not None:
-            # Read here, in this process once the workers are started: they never hold a copy.
-            reuse = data.Reuse({kind: (keep_from / "data" / f"evidence.{kind}").read_text(encoding="utf-8")
-                                for kind in data_from[0]}, *data_from)
+            reuse = data.Reuse({kind: keep_from / "data" / f"evidence.{kind}" for kind in data_from[0]}, *data_from)
         _other_files(site, templates, base, page_urls, files, reuse)
         if meanwhile is not None:
             meanwhile()

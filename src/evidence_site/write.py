@@ -21,6 +21,7 @@ import re
 import shutil
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -150,7 +151,67 @@ def safe_join(root: Path, rel: str) -> Path:
     return target
 
 
-def write_files(root: Path, files: dict[str, str | bytes]) -> None:
+@dataclass(frozen=True)
+class Spliced:
+    """A file's content made of text and byte ranges of another file (a data file of the last build,
+    which a rebuild copies most of): written by the kernel's copy, never read into memory."""
+
+    source: Path
+    parts: tuple[str | tuple[int, int], ...]  # text (written as UTF-8), or (offset, length) in source
+
+    def write_to(self, target: Path) -> None:
+        src = os.open(self.source, os.O_RDONLY)
+        try:
+            dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            try:
+                for part in self.parts:
+                    if isinstance(part, str):
+                        _write_all(dst, part.encode("utf-8"))
+                    else:
+                        _copy_range(src, dst, *part, self.source)
+            finally:
+                os.close(dst)
+        finally:
+            os.close(src)
+
+    def read(self) -> bytes:
+        """The whole content (for tests and small files)."""
+        with open(self.source, "rb") as src:
+            out = []
+            for part in self.parts:
+                if isinstance(part, str):
+                    out.append(part.encode("utf-8"))
+                else:
+                    src.seek(part[0])
+                    chunk = src.read(part[1])
+                    if len(chunk) != part[1]:
+                        raise OSError(f"{self.source} ended before byte {part[0] + part[1]}")
+                    out.append(chunk)
+            return b"".join(out)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _copy_range(src: int, dst: int, offset: int, length: int, name: Path) -> None:
+    """Bytes [offset, offset + length) of ``src`` appended to ``dst``, in the kernel where it can."""
+    while length > 0:
+        try:
+            n = os.copy_file_range(src, dst, length, offset)
+        except (AttributeError, OSError):  # no such call here, or not between these file systems
+            chunk = os.pread(src, min(length, 1 << 24), offset)
+            _write_all(dst, chunk)
+            n = len(chunk)
+        if n <= 0:
+            raise OSError(f"{name} ended before byte {offset + length}")
+        offset += n
+        length -= n
+
+
+def write_files(root: Path, files: dict[str, str | bytes | Spliced]) -> None:
     """Write every output file; every path is checked before the first is written."""
     for rel in files:
         safe_rel(rel)
@@ -158,6 +219,9 @@ def write_files(root: Path, files: dict[str, str | bytes]) -> None:
         target = safe_join(root, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         content = files[rel]
+        if isinstance(content, Spliced):
+            content.write_to(target)
+            continue
         data = content.encode("utf-8") if isinstance(content, str) else content
         target.write_bytes(data)
     (root / MARKER).write_text("built by evidence-site; safe to replace\n", encoding="utf-8")
