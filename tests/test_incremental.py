@@ -19,7 +19,7 @@ import pytest
 from conftest import CONTENT, TEMPLATES
 from test_cache import assert_same_site, tree
 
-from evidence_site import deps, pipeline, render
+from evidence_site import cache, deps, pipeline, render
 from evidence_site.urls import Urls
 
 REBUILT = re.compile(r"^rebuilt (\d+) of (\d+) pages ")
@@ -141,6 +141,9 @@ def check_rebuild(ws: Workspace, mp: pytest.MonkeyPatch, must_change: list[str],
     assert 0 < rendered <= at_most, f"{rendered} pages rendered: {sorted(new_files)}"
     for rel in must_change:
         assert after[rel][1] != before[rel][1], f"the edit should show on {rel}"
+    # The rebuild tells what it left in the folder without walking it: exactly what a walk finds.
+    remembered = json.loads(cache._state_file(ws.cache, ws.out).read_text())["files"]
+    assert remembered == cache._output_state(ws.out)
     assert_same_site(ws.out, ws.cold(mp))
     return new_files
 

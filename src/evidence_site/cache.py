@@ -173,11 +173,26 @@ def up_to_date(cache: Path | None, out: Path, key: str) -> int | None:
     return int(saved.get("pages", 0))
 
 
-def remember_build(cache: Path | None, out: Path, key: str, pages: int) -> None:
+def output_state(root: Path, written, kept, previous: Previous) -> dict[str, list[int]]:
+    """What ``_output_state`` would find in ``root``, a rebuild's output, without walking it: the files
+    it wrote (``written``, relative paths) as they are now, and the files it hard-linked from the last
+    build (``kept``) as that build left them (a link is the same file: size, time, inode)."""
+    state = {rel: previous.files[rel] for rel in kept}
+    for rel in written:
+        st = os.lstat(os.path.join(root, rel))
+        state[rel] = [st.st_size, st.st_mtime_ns, st.st_ino]
+    return state
+
+
+def remember_build(cache: Path | None, out: Path, key: str, pages: int,
+                   files: dict[str, list[int]] | None = None) -> None:
+    """Keep what the build into ``out`` left there: every file's size, time and inode (``files``,
+    from ``output_state``, or read from the folder), for the next build to tell whether anyone
+    changed the folder since."""
     if cache is None:
         return
     try:
-        state = {"key": key, "pages": pages, "files": _output_state(out)}
+        state = {"key": key, "pages": pages, "files": files if files is not None else _output_state(out)}
         _atomic_write(_state_file(cache, out), json.dumps(state).encode())
         # One entry per output folder ever built (tests build into many): keep the newest.
         entries = sorted((cache / "builds").glob("*.json"), key=lambda f: f.stat().st_mtime, reverse=True)

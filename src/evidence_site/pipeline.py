@@ -316,6 +316,11 @@ def build(settings: Settings, log=print) -> float:
                                 data_from=data_from)
             del digests
             write.write_files(new, files)
+            state = None
+            if stale is not None and not settings.search:  # a search index adds files: read them all
+                kept = set(files.kept)
+                written = [rel for rel in files.pages if rel not in kept] + list(files) + [write.MARKER]
+                state = cache.output_state(new, written, files.kept, last.previous)
             if settings.search:
                 from .index import build_index  # noqa: PLC0415
 
@@ -335,7 +340,7 @@ def build(settings: Settings, log=print) -> float:
         if cleaner is not None:
             cleaner.start()
         try:
-            cache.remember_build(store, settings.out, now.key, len(files.pages))
+            cache.remember_build(store, settings.out, now.key, len(files.pages), state)
             if store is not None:
                 cache.remember_pages(store, settings.out, now, records, *_page_sets(site, records, files.entries))
                 cache.remember_data(store, settings.out, now.key, files.layouts)
