@@ -264,6 +264,11 @@ QUESTION_PART_SIZE = 100
 # 24); beyond, it says how many more there are and links a search for the acronym.
 GLOSSARY_USES_SHOWN = 30
 
+# The search page offers each filter's values as checkboxes up to this many (the real response has
+# 8 bodies, 4 forces); a filter with more, such as an inquiry's 250 forces, is a drop-down list of
+# one choice, so the page stays within the budget and a reader is not handed hundreds of boxes.
+FILTER_CHECKBOX_LIMIT = 20
+
 # An entity index groups its entries under each force, as well as listing them all, up to this many
 # forces; beyond, the full list alone (its Forces column says whose each one is), which each force's
 # page also links from.

@@ -24,6 +24,15 @@ function start(root) {
   const more = document.getElementById("search-more");
   const clear = document.getElementById("search-clear");
   const boxes = [...root.querySelectorAll('.search-filters input[type="checkbox"]')];
+  // A filter of many values (an inquiry's hundreds of forces) is a drop-down of one choice instead;
+  // its options carry a value attribute only where it differs from the text, so fix each value, and
+  // keep each name, before the counts change the text.
+  const selects = [...root.querySelectorAll(".search-filters select")];
+  const choices = selects.flatMap((s) => [...s.options].filter((o) => o.value !== ""));
+  for (const o of choices) {
+    o.value = o.value;
+    o.dataset.name = o.text;
+  }
   const evidenceLang = root.dataset.evidenceLang || "";
   const forceNames = JSON.parse(root.dataset.forceNames || "{}");
   const label = (name, vars = {}) =>
@@ -52,6 +61,10 @@ function start(root) {
         const known = totals[box.name] && box.value in totals[box.name];
         box.closest(".search-option").hidden = !known; // a value no indexed page carries
       }
+      for (const o of choices) {
+        const group = o.parentElement.name;
+        o.hidden = o.disabled = !(totals[group] && o.value in totals[group]);
+      }
       return pf;
     })();
     return api;
@@ -59,7 +72,10 @@ function start(root) {
 
   function readState() {
     const sel = {};
-    for (const g of GROUPS) sel[g] = boxes.filter((b) => b.name === g && b.checked).map((b) => b.value);
+    for (const g of GROUPS) {
+      sel[g] = boxes.filter((b) => b.name === g && b.checked).map((b) => b.value);
+      for (const s of selects) if (s.name === g && s.value) sel[g].push(s.value);
+    }
     return { q: input.value.trim(), sel };
   }
 
@@ -67,6 +83,10 @@ function start(root) {
     const params = new URLSearchParams(location.search);
     input.value = params.get("q") || "";
     for (const box of boxes) box.checked = params.getAll(box.name).includes(box.value);
+    for (const s of selects) {
+      const wanted = params.getAll(s.name);
+      s.value = ([...s.options].find((o) => o.value && wanted.includes(o.value)) || { value: "" }).value;
+    }
   }
 
   function urlFor(state) {
@@ -152,6 +172,10 @@ function start(root) {
     for (const box of boxes) {
       const n = (counts[box.name] || {})[box.value] || 0;
       box.closest(".search-option").querySelector(".search-count").textContent = label("filter-count", { n });
+    }
+    for (const o of choices) {
+      const n = (counts[o.parentElement.name] || {})[o.value] || 0;
+      o.text = o.dataset.name + " " + label("filter-count", { n });
     }
   }
 
@@ -318,9 +342,10 @@ function start(root) {
   input.addEventListener("blur", () => {
     typedSince = false; // coming back to the box starts a new query
   });
-  for (const box of boxes) box.addEventListener("change", () => search());
+  for (const control of [...boxes, ...selects]) control.addEventListener("change", () => search());
   clear.addEventListener("click", () => {
     for (const box of boxes) box.checked = false;
+    for (const s of selects) s.value = "";
     search();
     input.focus(); // the button hides itself; send focus somewhere useful
   });
