@@ -20,7 +20,9 @@ its parent in each); "PSS MB" is the most they held at once, their proportional 
 (a shared page counted once, split between the processes holding it); "largest process MB" the
 highest peak resident set of any one of them. Ratios are printed beside the seconds: shared machines are noisy,
 ratios from alternating runs less so. Results go to bench/out/results-<time>.json and
-bench/out/latest.json; `--markdown` prints the table for docs/performance.md.
+bench/out/latest.json; `--markdown` prints the table for docs/performance.md. Below the table, the
+weight of our pages from the last cold build: the heaviest page and how many pass the 60 KB budget
+(a full response apart), the heaviest full response and how many pass 150 KB.
 """
 
 from __future__ import annotations
@@ -297,10 +299,11 @@ def bench_size(n: int, args, work: Path, log) -> dict:
     for name, r in runs.items():
         tools[name + " cold build" if name != "ours" else "ours cold build, no search"] = median_of(r)
 
+    weights = page_weights(out_ours, [s.id for s in c.submissions]) if out_ours.is_dir() else {}
     if args.cold_only:
         pages = sum(1 for _ in out_ours.rglob("*.html"))
         return {"n": n, "paragraphs": sum(len(r.paragraphs) for r in c.records), "pages": pages,
-                "tools": tools, "skipped": skipped}
+                "tools": tools, "skipped": skipped, "weights": weights}
     # Our other measures, on the output of the last cold build.
     pagefind_code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]); "
                      "from evidence_site.index import build_index; build_index(Path(sys.argv[1]))")
@@ -331,10 +334,42 @@ def bench_size(n: int, args, work: Path, log) -> dict:
         tools[name] = median_of(r)
     pages = sum(1 for _ in out_ours.rglob("*.html"))
     return {"n": n, "paragraphs": sum(len(r.paragraphs) for r in c.records), "pages": pages,
-            "tools": tools, "skipped": skipped}
+            "tools": tools, "skipped": skipped, "weights": weights}
 
 
 # --- report --------------------------------------------------------------------------------------
+
+PAGE_BUDGET = 60_000  # bytes of HTML a page may weigh (the full response of a submission apart)
+FULL_RESPONSE_BUDGET = 150_000  # DECISIONS.md
+
+
+def page_weights(out: Path, submissions: list[str]) -> dict:
+    """The weight of our built pages against the budgets: the heaviest page and how many pass 60 KB
+    (a submission's full response apart), the heaviest full response and how many pass 150 KB."""
+    full = {f"responses/{s}/index.html" for s in submissions}
+    sizes = {p.relative_to(out).as_posix(): p.stat().st_size for p in out.rglob("*.html")}
+    pages = {k: v for k, v in sizes.items() if k not in full}
+    responses = {k: v for k, v in sizes.items() if k in full}
+    heaviest = max(pages.items(), key=lambda kv: kv[1], default=("", 0))
+    heaviest_full = max(responses.items(), key=lambda kv: kv[1], default=("", 0))
+    return {"html_mb": sum(sizes.values()) / 1e6, "pages": len(sizes),
+            "heaviest_page": heaviest[0], "heaviest_page_kb": heaviest[1] / 1000,
+            "pages_over_60kb": sum(v > PAGE_BUDGET for v in pages.values()),
+            "heaviest_full_response_kb": heaviest_full[1] / 1000,
+            "full_responses_over_150kb": sum(v > FULL_RESPONSE_BUDGET for v in responses.values()),
+            "full_responses": len(responses)}
+
+
+def weight_table(results: list[dict]) -> str:
+    lines = []
+    for r in results:
+        w = r.get("weights")
+        if w:
+            lines.append(f"N={r['n']}: {w['pages']} pages, {w['html_mb']:.0f} MB of HTML; heaviest page "
+                         f"{w['heaviest_page_kb']:.0f} KB ({w['heaviest_page']}), {w['pages_over_60kb']} over 60 KB; "
+                         f"heaviest full response {w['heaviest_full_response_kb']:.0f} KB, "
+                         f"{w['full_responses_over_150kb']} of {w['full_responses']} over 150 KB")
+    return "\n".join(lines)
 
 def ratios(result: dict) -> dict:
     t = result["tools"]
@@ -402,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         (work / "latest.json").write_text(json.dumps(report, indent=1))
     print()
     print(table(results, args.markdown))
+    print()
+    print(weight_table(results))
     return 0
 
 
