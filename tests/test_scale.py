@@ -269,3 +269,21 @@ def test_the_pages_made_for_many_responses_pass_axe_and_fit_a_phone(built, reque
     finally:
         context.close()
         server.close()
+
+
+def test_the_work_of_a_question_page_listing_its_answers_is_reckoned_as_a_list(site):
+    """A build forks workers only for enough work (parallel.MIN_PARALLEL_COST): a question page that
+    lists hundreds of answers is a few links, not the paragraphs it does not show, or a rebuild after
+    one edit would fork for pages that take milliseconds."""
+    from types import SimpleNamespace
+
+    from evidence_site import parallel, render
+
+    entries = [(p.url, p) for p in render.pages(site, Urls("/")) if p.template == "question.html"]
+    costs = parallel._costs(parallel.Job(SimpleNamespace(site=site), entries))
+    assert all(views.question_paragraphs(site, p.context["question"].id) > views.FULL_TEXT_LIMIT for _, p in entries)
+    assert costs == [5 + len(p.context["submissions"]) for _, p in entries]
+    real = pipeline.load_site(CONTENT)  # its question pages show every answer's text: the paragraphs
+    entries = [(p.url, p) for p in render.pages(real, Urls("/")) if p.template == "question.html"]
+    assert parallel._costs(parallel.Job(SimpleNamespace(site=real), entries)) == [
+        5 + views.question_paragraphs(real, p.context["question"].id) for _, p in entries]

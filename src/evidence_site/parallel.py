@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import write
+from . import views, write
 from .render import Page, Renderer
 
 WORKERS_ENV = "EVIDENCE_SITE_WORKERS"
@@ -51,13 +51,18 @@ def _costs(job: Job) -> list[int]:
         per_question[r.question] = per_question.get(r.question, 0) + len(r.paragraphs)
         force = site.body_by_id[r.body].force
         per_force[force] = per_force.get(force, 0) + len(r.paragraphs)
+    # Past views.FULL_TEXT_LIMIT a question or force page lists its answers instead of showing them:
+    # a few links, whatever the paragraphs.
+    limit = views.FULL_TEXT_LIMIT
     out = []
     for _, page in job.pages:
         c = page.context
         if page.template == "question.html" and "question" in c:
-            out.append(5 + per_question.get(c["question"].id, 0))
+            n = per_question.get(c["question"].id, 0)
+            out.append(5 + (n if n <= limit else len(c.get("submissions") or ())))
         elif page.template == "force.html" and "force" in c:
-            out.append(5 + per_force.get(c["force"].id, 0))
+            n = per_force.get(c["force"].id, 0)
+            out.append(5 + (n if n <= limit else 10))
         else:
             out.append(cost(page))
     return out
