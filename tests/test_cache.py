@@ -3,6 +3,7 @@ build byte for byte (outside pagefind/), and the shortcuts inside equal the slow
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from conftest import CONTENT, ROOT, TEMPLATES, build_site
 
-from evidence_site import markdown, parallel, pipeline, render, views
+from evidence_site import cache, markdown, parallel, pipeline, render, views
 
 sys.path.insert(0, str(ROOT / "bench"))
 import corpus as bench_corpus  # noqa: E402
@@ -399,3 +400,17 @@ def test_check_reads_the_kept_digests_and_writes_nothing(synthetic, tmp_path):
     files, _ = build_in_a_process(content, "check", cache, "never")
     assert len(files) == 1 and files[0].endswith("/" + record.relative_to(content).as_posix()), files
     assert {f: f.stat().st_mtime_ns for f in cache.rglob("*")} == before
+
+
+def test_the_cache_names_each_file_as_os_path_relpath_would(tmp_path, monkeypatch):
+    """Relative paths are cut from the walked paths (for speed): the same names as relpath gives,
+    whether the folder is given relative, absolute or with a trailing separator."""
+    for rel in ["a.yaml", "responses/s/b/q1.yaml", "responses/s/b/q2.yaml", "x/y/z/deep.yaml", ".hidden"]:
+        (tmp_path / "root" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "root" / rel).write_text(rel)
+    monkeypatch.chdir(tmp_path)
+    for root in [tmp_path / "root", Path("root"), Path("./root"), str(tmp_path / "root") + os.sep]:
+        expected = sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+        assert sorted(rel for _, rel in cache._walk(root)) == expected
+        assert sorted(cache._output_state(Path(root))) == expected
+        assert sorted(cache._file_hashes(Path(root))) == expected

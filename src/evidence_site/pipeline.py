@@ -361,8 +361,13 @@ def build(settings: Settings, log=print) -> float:
 def _record_files(site: Site, content: Path) -> list[list[str]]:
     """[file relative to the content folder, submission, body, question] of every record."""
     root = os.path.abspath(content)
-    return [[os.path.relpath(os.path.abspath(r.path), root).replace(os.sep, "/"), r.submission, r.body, r.question]
-            for r in site.records]
+    inside = root + os.sep
+
+    def rel(path: str) -> str:  # cut, not os.path.relpath: 5,000 of those took a tenth of a second
+        path = os.path.abspath(path)
+        return (path[len(inside):] if path.startswith(inside) else os.path.relpath(path, root)).replace(os.sep, "/")
+
+    return [[rel(r.path), r.submission, r.body, r.question] for r in site.records]
 
 
 def _stale_pages(site: Site, records: list[list[str]], previous: cache.Previous):
