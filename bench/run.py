@@ -12,7 +12,8 @@ as a Hugo site and as a MkDocs site, then times whole processes, alternating the
 - mkdocs: a cold build with the Material theme from bench/.venv-mkdocs (made by `--setup-mkdocs`;
   skipped, and said so, when missing).
 
-Each figure is the median of --runs runs: wall seconds, CPU seconds (user + system, from
+Each figure is the median of --runs runs, each started once the disk holds every earlier write
+(os.sync): wall seconds, CPU seconds (user + system, from
 getrusage(RUSAGE_CHILDREN) deltas, so worker processes count), and peak memory (sampled from /proc
 every 50 ms, Pagefind's processes reported apart): "peak MB" sums each of the tool's processes'
 peak resident set (the measure DECISIONS.md names, which counts memory a forked worker shares with
@@ -143,6 +144,9 @@ class Sampler(threading.Thread):
 
 
 def measure(cmd: list[str], cwd: Path = ROOT, env: dict | None = None) -> dict:
+    # The last run's writes (and the deletion of its output) are flushed before this one starts, so
+    # no tool is timed while the disk catches up with the tool before it.
+    os.sync()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
