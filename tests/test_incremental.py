@@ -439,3 +439,22 @@ def test_linking_again_over_a_dead_workers_links_is_safe(tmp_path):
         assert (new / rel).read_text() == rel and (new / rel).stat().st_ino == (old / rel).stat().st_ino
     with pytest.raises(write.OutputError):
         write.link_files(old, new, ["../outside.html"])
+
+
+def test_side_work_beside_pages_in_one_process_raises_its_error(tmp_path):
+    """With no workers, the side work (hard-linking kept pages) runs in a thread while the pages
+    render; its error still stops the build, after the pages it did not hold up."""
+    from evidence_site import parallel
+
+    site = pipeline.load_site(CONTENT)
+    urls = Urls("/")
+    env = render.environment(TEMPLATES)
+    renderer = render.Renderer(site, env, urls, pipeline.load_labels(TEMPLATES, "en"), build_date=None,
+                               languages=("en",))
+    entries = [e for e in render.all_pages(site, urls) if e[1].template == "question.html"]
+    job = parallel.Job(renderer, entries)
+    with pytest.raises(FileNotFoundError):
+        parallel.render_pages([job], tmp_path, side_work=(shutil.copyfile, (tmp_path / "missing", tmp_path / "x")))
+    assert all((tmp_path / rel).is_file() for rel, _ in entries)
+    parallel.render_pages([job], tmp_path / "again", side_work=(shutil.copyfile, (tmp_path / entries[0][0], tmp_path / "copy")))
+    assert (tmp_path / "copy").read_bytes() == (tmp_path / entries[0][0]).read_bytes()

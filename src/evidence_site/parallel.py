@@ -167,8 +167,9 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
     """Render every page of every job. With ``root``, pages are written there (by worker processes
     when worthwhile) and the returned dict is empty; without, the pages are returned.
     ``other_work`` (no arguments) runs in this process while the workers render. ``side_work``,
-    (function, arguments) that can be pickled, runs in a worker beside the pages (first, in this
-    process, when there are no workers)."""
+    (function, arguments) that can be pickled, runs in a worker beside the pages (in a thread of this
+    process, when there are no workers: hard-linking a rebuild's kept pages is mostly waiting on the
+    file system, which a thread does while this one renders)."""
     for job in jobs:
         for rel, _ in job.pages:
             write.safe_rel(rel)
@@ -177,16 +178,26 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
     parallel = root is not None and n_workers > 1 and total >= MIN_PARALLEL_COST and _fork_is_safe()
     if not parallel:
         out: dict[str, str] = {}
+        side = None
         if side_work is not None:
-            side_work[0](*side_work[1])
-        if other_work is not None:
-            other_work()
-        for job in jobs:
-            for rel, page in job.pages:
-                if root is not None:
-                    _write(root, rel, job.renderer.generate(page))
-                else:
-                    out[rel] = job.renderer.render(page)
+            from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+            side = ThreadPoolExecutor(1, thread_name_prefix="side-work")
+            done = side.submit(side_work[0], *side_work[1])
+        try:
+            if other_work is not None:
+                other_work()
+            for job in jobs:
+                for rel, page in job.pages:
+                    if root is not None:
+                        _write(root, rel, job.renderer.generate(page))
+                    else:
+                        out[rel] = job.renderer.render(page)
+        finally:
+            if side is not None:
+                side.shutdown(wait=True)
+        if side is not None:
+            done.result()  # its error, raised here as it was
         return out
 
     import multiprocessing  # noqa: PLC0415 - only a large build needs it
