@@ -44,25 +44,18 @@ def cost(page: Page) -> int:
 
 
 def _costs(job: Job) -> list[int]:
+    """Each page's ``cost``; a question or force page showing its answers in full costs their
+    paragraphs, one listing them (``views.in_full``) a few links."""
     site = job.renderer.site
-    per_question: dict[str, int] = {}
-    per_force: dict[str, int] = {}
-    for r in site.records:
-        per_question[r.question] = per_question.get(r.question, 0) + len(r.paragraphs)
-        force = site.body_by_id[r.body].force
-        per_force[force] = per_force.get(force, 0) + len(r.paragraphs)
-    # Past views.FULL_TEXT_LIMIT a question or force page lists its answers instead of showing them:
-    # a few links, whatever the paragraphs.
-    limit = views.FULL_TEXT_LIMIT
     out = []
     for _, page in job.pages:
         c = page.context
         if page.template == "question.html" and "question" in c:
-            n = per_question.get(c["question"].id, 0)
-            out.append(5 + (n if n <= limit else len(c.get("submissions") or ())))
+            n = views.question_paragraphs(site, c["question"].id)
+            out.append(5 + (n if views.in_full(n) else len(c.get("submissions") or ())))
         elif page.template == "force.html" and "force" in c:
-            n = per_force.get(c["force"].id, 0)
-            out.append(5 + (n if n <= limit else 10))
+            n = views.force_paragraphs(site, c["force"].id)
+            out.append(5 + (n if views.in_full(n) else 10))
         else:
             out.append(cost(page))
     return out

@@ -283,6 +283,12 @@ def question_parts(site: Site, question: str) -> list[list]:
     return [subs[i:i + size] for i in range(0, len(subs), size)] or [[]]
 
 
+def in_full(paragraphs: int) -> bool:
+    """Whether a question or force page whose answers hold ``paragraphs`` shows their text (else it
+    lists them): the templates decide with it, and so does the reckoning of a page's work."""
+    return paragraphs <= FULL_TEXT_LIMIT
+
+
 def question_paragraphs(site: Site, question: str) -> int:
     """How many paragraphs the answers to the question hold between them."""
     return _index(site).paragraphs_of_question.get(question, 0)
