@@ -181,7 +181,7 @@ def up_to_date(cache: Path | None, out: Path, key: str) -> int | None:
     return int(saved.get("pages", 0))
 
 
-def output_state(root: Path, written, kept, previous: Previous) -> dict[str, list[int]]:
+def rebuilt_state(root: Path, written, kept, previous: Previous) -> dict[str, list[int]]:
     """What ``_output_state`` would find in ``root``, a rebuild's output, without walking it: the files
     it wrote (``written``, relative paths) as they are now, and the files it hard-linked from the last
     build (``kept``) as that build left them (a link is the same file: size, time, inode)."""
@@ -195,7 +195,7 @@ def output_state(root: Path, written, kept, previous: Previous) -> dict[str, lis
 def remember_build(cache: Path | None, out: Path, key: str, pages: int,
                    files: dict[str, list[int]] | None = None) -> None:
     """Keep what the build into ``out`` left there: every file's size, time and inode (``files``,
-    from ``output_state``, or read from the folder), for the next build to tell whether anyone
+    from ``rebuilt_state``, or read from the folder), for the next build to tell whether anyone
     changed the folder since."""
     if cache is None:
         return

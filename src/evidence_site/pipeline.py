@@ -183,7 +183,7 @@ class _Lazy:
 
 def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | None = None,
                 only=None, keep_from: Path | None = None, meanwhile=None,
-                data_from: tuple[dict, frozenset[str]] | None = None) -> dict[str, str | bytes]:
+                data_reuse: data.Reuse | None = None) -> dict[str, str | bytes]:
     """Every output file except the search index, as {relative path: content}. ``meanwhile`` (no
     arguments) runs in this process after the data files, while workers render the pages.
 
@@ -191,9 +191,8 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     per core on a large site) and only the other files are returned. With ``only`` (a function of
     the page's output path and the page), only the pages it accepts are rendered; the others are
     listed in ``kept`` and, with ``keep_from`` (the last build's folder), hard-linked from there into
-    ``pages_out`` while the other pages render. With ``data_from`` (the last build's data layouts and
-    the ids of the paragraphs edited since), the data files copy the other paragraphs' items from
-    ``keep_from`` (``data.Reuse``)."""
+    ``pages_out`` while the other pages render. With ``data_reuse``, the data files copy the items of
+    the paragraphs not edited from the last build's (``data.Reuse``)."""
     base = normalise_base(base_url)
     env = render.environment(templates, cache.bytecode_cache(cache.cache_dir(templates)))
     env.filters["wrap_p"] = lambda m: Markup("<p>") + m + Markup("</p>")
@@ -230,10 +229,7 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
 
     keep = (write.link_files, (keep_from, pages_out, files.kept)) if keep_from and pages_out and files.kept else None
     def other_work() -> None:
-        reuse = None
-        if data_from is not None and keep_from is not None:
-            reuse = data.Reuse({kind: keep_from / "data" / f"evidence.{kind}" for kind in data_from[0]}, *data_from)
-        _other_files(site, templates, base, page_urls, files, reuse)
+        _other_files(site, templates, base, page_urls, files, data_reuse)
         if meanwhile is not None:
             meanwhile()
 
@@ -308,19 +304,19 @@ def build(settings: Settings, log=print) -> float:
         try:
             records = _record_files(site, settings.content) if store is not None else []
             stale = _stale_pages(site, records, last.previous) if last.previous is not None else None
-            data_from = _data_from(site, records, last.previous, store, settings.out) if stale is not None else None
+            data_reuse = _data_reuse(site, records, last.previous, store, settings.out) if stale is not None else None
             new = write.staging(settings.out)
             # The digests are written while the workers render (this process waits on them then).
             files = render_site(site, settings.templates, settings.base_url, pages_out=new, only=stale,
                                 keep_from=settings.out, meanwhile=digests.save if digests is not None else None,
-                                data_from=data_from)
+                                data_reuse=data_reuse)
             del digests
             write.write_files(new, files)
             state = None
             if stale is not None and not settings.search:  # a search index adds files: read them all
                 kept = set(files.kept)
                 written = [rel for rel in files.pages if rel not in kept] + list(files) + [write.MARKER]
-                state = cache.output_state(new, written, files.kept, last.previous)
+                state = cache.rebuilt_state(new, written, files.kept, last.previous)
             if settings.search:
                 from .index import build_index  # noqa: PLC0415
 
@@ -400,16 +396,16 @@ def _stale_pages(site: Site, records: list[list[str]], previous: cache.Previous)
     return stale
 
 
-def _data_from(site: Site, records: list[list[str]], previous: cache.Previous, store: Path | None,
-               out: Path) -> tuple[dict, frozenset[str]] | None:
-    """For an incremental rebuild: where the last build's data files hold each paragraph's item, and
-    the ids of the paragraphs of the records edited since (render_site's ``data_from``)."""
+def _data_reuse(site: Site, records: list[list[str]], previous: cache.Previous, store: Path | None,
+                out: Path) -> data.Reuse | None:
+    """For an incremental rebuild into ``out``: its data files, where they hold each paragraph's
+    item, and the ids of the paragraphs of the records edited since; None when that is not known."""
     layouts = cache.data_layouts(store, out, previous.key)
     if not layouts:
         return None
     changed = frozenset(p.id for row, r in zip(records, site.records) if row[0] in previous.changed
                         for p in r.paragraphs)
-    return layouts, changed
+    return data.Reuse({kind: out / "data" / f"evidence.{kind}" for kind in layouts}, layouts, changed)
 
 
 def _page_sets(site: Site, records: list[list[str]], entries) -> tuple[list, dict[str, int]]:
