@@ -72,6 +72,15 @@ def wait_for_status(pg, not_text: str | None = None) -> str:
     return pg.inner_text("#search-status")
 
 
+def tab_to(pg, element_id: str, presses: int = 60) -> None:
+    """Press Tab, as a keyboard user does, until the element has focus; fail if it never does."""
+    for _ in range(presses):
+        pg.keyboard.press("Tab")
+        if pg.evaluate("document.activeElement.id") == element_id:
+            return
+    pytest.fail(f"#{element_id} is not reachable by Tab")
+
+
 def results(pg) -> list[dict]:
     return pg.eval_on_selector_all("#search-results > li", """items => items.map(li => ({
         href: li.querySelector("h2 a").getAttribute("href"),
@@ -246,12 +255,7 @@ def test_back_button_returns_to_the_search_and_to_the_query_before(tab, server):
 
 def test_keyboard_only_search_reaches_the_paragraph_with_the_words_marked(tab, server):
     tab.goto(server.url + "search/")
-    for _ in range(40):
-        tab.keyboard.press("Tab")
-        if tab.evaluate("document.activeElement.id") == "search-input":
-            break
-    else:
-        pytest.fail("the search box is not reachable by Tab")
+    tab_to(tab, "search-input", 40)
     tab.keyboard.type("school exclusion")
     tab.keyboard.press("Enter")
     wait_for_status(tab)
