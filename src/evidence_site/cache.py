@@ -193,14 +193,17 @@ def rebuilt_state(root: Path, written, kept, previous: Previous) -> dict[str, li
 
 
 def remember_build(cache: Path | None, out: Path, key: str, pages: int,
-                   files: dict[str, list[int]] | None = None) -> None:
+                   files: dict[str, list[int]] | None = None, spare: list[str] | None = None) -> None:
     """Keep what the build into ``out`` left there: every file's size, time and inode (``files``,
     from ``rebuilt_state``, or read from the folder), for the next build to tell whether anyone
-    changed the folder since."""
+    changed the folder since; with ``spare``, the files this build wrote, the only ones the output
+    it replaced, kept as the spare (``write.spare``), does not share with it."""
     if cache is None:
         return
     try:
         state = {"key": key, "pages": pages, "files": files if files is not None else _output_state(out)}
+        if spare is not None:
+            state["spare"] = sorted(spare)
         _atomic_write(_state_file(cache, out), json.dumps(state).encode())
         # One entry per output folder ever built (tests build into many): keep the newest.
         entries = sorted((cache / "builds").glob("*.json"), key=lambda f: f.stat().st_mtime, reverse=True)
@@ -238,6 +241,75 @@ class Previous:
     pages: dict[str, int]  # each page's output path -> its dependency set (an index into ``sets``)
     files: dict[str, list[int]] = field(repr=False)  # the files that build wrote, as it left them
     key: str = ""  # that build's inputs key
+    spare: frozenset[str] | None = None  # the files that build wrote, when it kept the spare
+
+
+def _inodes(root: Path, known_folders: set[str]) -> tuple[dict[str, int], list[str]] | None:
+    """Every file under ``root`` with its inode, read from the folder listings (no stat of each),
+    and the folders not among ``known_folders`` (not walked: they are not the build's). None if a
+    symbolic link is met."""
+    found: dict[str, int] = {}
+    strays: list[str] = []
+    stack = [("", os.fspath(root))]
+    while stack:
+        prefix, path = stack.pop()
+        with os.scandir(path) as listing:
+            for entry in listing:
+                rel = prefix + entry.name
+                if entry.is_symlink():
+                    return None
+                if entry.is_dir(follow_symlinks=False):
+                    if rel in known_folders:
+                        stack.append((rel + os.sep, entry.path))
+                    else:
+                        strays.append(rel)
+                else:
+                    found[rel] = entry.inode()
+    return found, strays
+
+
+@dataclass(frozen=True)
+class Spare:
+    """The spare as the next rebuild finds it: ``names``, the files the build before it left there;
+    ``shared``, those that are the live output's own (hard links of them, untouched since they were
+    made); ``strays``, what it holds that that build did not write (a search index written into it
+    while it was live), to remove."""
+
+    names: frozenset[str]
+    shared: frozenset[str]
+    strays: tuple[str, ...]
+
+
+def spare_files(spare: Path, previous: Previous) -> Spare | None:
+    """The spare (``write.spare``) as the build before left it, or None when it cannot be used: no
+    spare was kept, or it lacks a file or holds one that is not the one that build left there.
+
+    The spare is the output before the last build: every file that build wrote (``previous.spare``)
+    is the spare's own, and every other one must be the same file (inode) as the live output's,
+    whose size and time ``last_build`` has checked."""
+    if previous.spare is None or spare.is_symlink() or not spare.is_dir():
+        return None
+    folders = {os.path.dirname(rel) for rel in previous.files}
+    for folder in list(folders):
+        while folder and (folder := os.path.dirname(folder)) not in folders:
+            folders.add(folder)
+    try:
+        walked = _inodes(spare, folders)
+    except OSError:
+        return None
+    if walked is None:
+        return None
+    found, strays = walked
+    shared = []
+    for rel, value in previous.files.items():
+        ino = found.pop(rel, None)
+        if ino is None:
+            return None
+        if rel not in previous.spare:
+            if ino != value[2]:
+                return None
+            shared.append(rel)
+    return Spare(frozenset(previous.files), frozenset(shared), tuple(strays) + tuple(found))
 
 
 NOT_REMEMBERED = "no earlier build into this folder is remembered"
@@ -279,7 +351,9 @@ def last_build(cache: Path | None, out: Path, now: Inputs) -> LastBuild:
         if made["key"] != saved.get("key"):
             raise ValueError
         frame, content = made["frame"], made["content"]
-        previous = Previous(frozenset(), made["records"], made["sets"], made["pages"], files, made["key"])
+        spare = saved.get("spare")
+        previous = Previous(frozenset(), made["records"], made["sets"], made["pages"], files, made["key"],
+                            frozenset(spare) if isinstance(spare, list) else None)
     except (OSError, ValueError, KeyError, TypeError):
         return LastBuild(why="what the last build was made from is not remembered")
     if frame != now.frame:

@@ -183,7 +183,7 @@ class _Lazy:
 
 def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | None = None,
                 only=None, keep_from: Path | None = None, meanwhile=None,
-                data_reuse: data.Reuse | None = None) -> dict[str, str | bytes]:
+                data_reuse: data.Reuse | None = None, already: frozenset[str] = frozenset()) -> dict[str, str | bytes]:
     """Every output file except the search index, as {relative path: content}. ``meanwhile`` (no
     arguments) runs in this process after the data files, while workers render the pages.
 
@@ -191,8 +191,9 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     per core on a large site) and only the other files are returned. With ``only`` (a function of
     the page's output path and the page), only the pages it accepts are rendered; the others are
     listed in ``kept`` and, with ``keep_from`` (the last build's folder), hard-linked from there into
-    ``pages_out`` while the other pages render. With ``data_reuse``, the data files copy the items of
-    the paragraphs not edited from the last build's (``data.Reuse``)."""
+    ``pages_out`` while the other pages render, except those ``already`` there as that build left
+    them (a recycled spare's, ``write.recycle``). With ``data_reuse``, the data files copy the items
+    of the paragraphs not edited from the last build's (``data.Reuse``)."""
     base = normalise_base(base_url)
     env = render.environment(templates, cache.bytecode_cache(cache.cache_dir(templates)))
     env.filters["wrap_p"] = lambda m: Markup("<p>") + m + Markup("</p>")
@@ -227,7 +228,8 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
         jobs.append(parallel.Job(renderer, entries))
         page_urls += [p.url for p in render.pages(site, urls)]
 
-    keep = (write.link_files, (keep_from, pages_out, files.kept)) if keep_from and pages_out and files.kept else None
+    link = [rel for rel in files.kept if rel not in already]
+    keep = (write.link_files, (keep_from, pages_out, link)) if keep_from and pages_out and link else None
     def other_work() -> None:
         _other_files(site, templates, base, page_urls, files, data_reuse)
         if meanwhile is not None:
@@ -301,18 +303,24 @@ def build(settings: Settings, log=print) -> float:
             digests = None  # nothing to write: its copy of every file's digest is not carried into the workers
         gc.freeze()
         new = None
+        trash: list[Path] = []  # folders renamed away, to delete
         try:
             records = _record_files(site, settings.content) if store is not None else []
             stale = _stale_pages(site, records, last.previous) if last.previous is not None else None
             data_reuse = _data_reuse(site, records, last.previous, store, settings.out) if stale is not None else None
-            new = write.staging(settings.out)
+            # A rebuild without search starts from the spare when it is as the build before left it.
+            spare = cache.spare_files(write.spare(settings.out), last.previous) \
+                if stale is not None and not settings.search else None
+            new = write.recycle(settings.out) if spare is not None else write.staging(settings.out)
             # The digests are written while the workers render (this process waits on them then).
             files = render_site(site, settings.templates, settings.base_url, pages_out=new, only=stale,
                                 keep_from=settings.out, meanwhile=digests.save if digests is not None else None,
-                                data_reuse=data_reuse)
+                                data_reuse=data_reuse, already=spare.shared if spare is not None else frozenset())
             del digests
             write.write_files(new, files)
-            state = None
+            if spare is not None:
+                trash += _drop_strays(new, settings.out, spare, files)
+            state = written = None
             if stale is not None and not settings.search:  # a search index adds files: read them all
                 kept = set(files.kept)
                 written = [rel for rel in files.pages if rel not in kept] + list(files) + [write.MARKER]
@@ -325,18 +333,26 @@ def build(settings: Settings, log=print) -> float:
             cache.forget_build(store, settings.out)
             retired = write.swap(new, settings.out, later=True)
         except BaseException:
-            if new is not None:
-                shutil.rmtree(new, ignore_errors=True)
+            for folder in ([new] if new is not None else []) + trash:
+                shutil.rmtree(folder, ignore_errors=True)
             raise
         finally:
             gc.unfreeze()
-        # The last output is deleted in a thread while the cache is written (both mostly wait on the
-        # file system); both finish before the lock is released.
-        cleaner = threading.Thread(target=shutil.rmtree, args=(retired, True)) if retired else None
+        # A rebuild that kept most pages keeps the output it replaced as the spare, for the next
+        # rebuild to bring up to date instead of linking every page again; any other build leaves none.
+        # A spare still there now is not the one this build used (that one is the output): drop it.
+        trash += [f for f in (write.drop_spare(settings.out),) if f is not None]
+        kept_spare = retired is not None and state is not None and write.keep_spare(retired, settings.out)
+        if retired is not None and not kept_spare:
+            trash.append(retired)
+        # What is left to delete is deleted in a thread while the cache is written (both mostly wait
+        # on the file system); both finish before the lock is released.
+        cleaner = threading.Thread(target=_delete, args=(trash,)) if trash else None
         if cleaner is not None:
             cleaner.start()
         try:
-            cache.remember_build(store, settings.out, now.key, len(files.pages), state)
+            cache.remember_build(store, settings.out, now.key, len(files.pages), state,
+                                 written if kept_spare else None)
             if store is not None:
                 cache.remember_pages(store, settings.out, now, records, *_page_sets(site, records, files.entries))
                 cache.remember_data(store, settings.out, now.key, files.layouts)
@@ -352,6 +368,38 @@ def build(settings: Settings, log=print) -> float:
             f" (every page: {last.why or 'a record file names another submission, body or question'})"
         log(f"built {len(files.pages)} pages into {settings.out} in {elapsed:.2f}s{why}")
     return elapsed
+
+
+def _delete(folders: list[Path]) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _drop_strays(new: Path, out: Path, spare: cache.Spare, files: SiteFiles) -> list[Path]:
+    """Remove from a recycled spare what this build does not make: what was written into it while
+    it was live (a search index: its folders renamed away, returned for deleting later) and any page
+    the build no longer makes. Leaves the folder as a build into an empty one would."""
+    made = set(files.pages) | set(files) | {write.MARKER}
+    away: list[Path] = []
+    emptied: set[str] = set()
+    for rel in spare.strays:
+        path = new / rel
+        if path.is_dir():
+            away.append(write.retire(path, out))
+        else:
+            path.unlink()
+            emptied.add(os.path.dirname(rel))
+    for rel in spare.names - made:
+        (new / rel).unlink()
+        emptied.add(os.path.dirname(rel))
+    for folder in sorted(emptied, key=len, reverse=True):
+        while folder:
+            try:
+                os.rmdir(new / folder)
+            except OSError:
+                break  # not empty: a file the build made is in it
+            folder = os.path.dirname(folder)
+    return away
 
 
 def _record_files(site: Site, content: Path) -> list[list[str]]:

@@ -5,6 +5,15 @@ search index) is swapped in, by two renames: ``out`` → ``out.old``, then ``new
 build killed between the two leaves ``out.old`` and no ``out``; the next run puts it back before
 doing anything else. A lock file keeps two builds from recovering, writing or swapping at once.
 
+After a rebuild that kept most pages (an incremental rebuild without search), the output it
+replaced is not deleted but kept beside the new one as the *spare*, ``.out.spare``: most of its
+files are hard links of the live site's. The next such rebuild renames the spare to a staging name,
+brings it up to date (the few files either build wrote; ``cache.spare_files`` checks first that the
+spare is as it was left) and swaps it in, so it neither links every page into an empty folder nor
+deletes the last output, which take most of a rebuild's time on a large site. Because files are
+shared between the spare and the live site, nothing here ever writes into an existing file: every
+write makes a new file, removing the old name first (``fresh``).
+
 Every folder this module deletes or replaces carries the marker file (or is a staging folder it
 named itself): a folder it did not build is never touched. The guarantee is against a build that
 dies (SIGKILL, Ctrl-C, a crash), not against power loss: nothing is fsynced, for speed.
@@ -46,12 +55,59 @@ def _ours(folder: Path) -> bool:
     return (folder / MARKER).is_file()
 
 
-def _retire(folder: Path) -> Path:
-    """Rename a folder of ours to a staging name (the next run deletes a staging folder left
-    behind), so deleting it can be cut short without leaving a half-deleted ``out.old``."""
-    trash = Path(tempfile.mkdtemp(prefix=f".{folder.name.removesuffix('.old')}.build-", dir=folder.parent))
+def _retire(folder: Path, out: Path | None = None) -> Path:
+    """Rename a folder of ours to a staging name beside ``out`` (by default, the site ``folder`` is
+    the ``.old`` of), which the next run deletes if it is left behind, so deleting it can be cut
+    short without leaving a half-deleted ``out.old``."""
+    out = out if out is not None else folder.with_name(folder.name.removesuffix(".old"))
+    trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     os.rename(folder, trash / "old")
     return trash
+
+
+def spare(out: Path) -> Path:
+    """Where the output a rebuild replaced is kept for the next rebuild to bring up to date."""
+    return out.with_name(f".{out.name}.spare")
+
+
+def drop_spare(out: Path) -> Path | None:
+    """Rename the spare away (to a staging name, returned for the caller to delete), if there is one
+    and it is ours: a build that cannot use it leaves none behind."""
+    folder = spare(out)
+    if folder.is_symlink() or not folder.is_dir() or not _ours(folder):
+        return None
+    return _retire(folder, out)
+
+
+def recycle(out: Path) -> Path:
+    """The spare, renamed to a fresh staging name (a build cut short leaves it for ``recover``)."""
+    new = staging(out)
+    os.rename(spare(out), new)  # onto the empty folder mkdtemp made
+    return new
+
+
+def keep_spare(retired: Path, out: Path) -> bool:
+    """Make the output ``swap(later=True)`` retired the spare; False (and nothing done) if the
+    spare's place is taken."""
+    if spare(out).exists() or spare(out).is_symlink():
+        return False
+    os.rename(retired / "old", spare(out))
+    os.rmdir(retired)
+    return True
+
+
+def retire(folder: Path, out: Path) -> Path:
+    """Rename a folder inside a build of ``out`` away, to a staging name, for deleting later."""
+    return _retire(folder, out)
+
+
+def fresh(path) -> None:
+    """Make room for a new file at ``path``: remove the old one, never write into it (a file of a
+    recycled folder may be a hard link of the live site's)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _discard(folder: Path) -> None:
@@ -162,7 +218,8 @@ class Spliced:
     def write_to(self, target: Path) -> None:
         src = os.open(self.source, os.O_RDONLY)
         try:
-            dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            fresh(target)
+            dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             try:
                 for part in self.parts:
                     if isinstance(part, str):
@@ -223,15 +280,17 @@ def write_files(root: Path, files: dict[str, str | bytes | Spliced]) -> None:
             content.write_to(target)
             continue
         data = content.encode("utf-8") if isinstance(content, str) else content
+        fresh(target)
         target.write_bytes(data)
+    fresh(root / MARKER)
     (root / MARKER).write_text("built by evidence-site; safe to replace\n", encoding="utf-8")
 
 
 def link_files(src: Path, dst: Path, rels) -> int:
     """Put the files ``rels`` of ``src`` into ``dst`` as hard links (a file of the last build an
     incremental rebuild keeps as it is); a copy where the file system cannot link. Returns how many
-    were copied. Nothing ever writes into a linked file: a build writes only into a fresh staging
-    folder, and the last output is renamed away whole."""
+    were copied; a file already at a name is replaced. Nothing ever writes into a linked file: every
+    write makes a new file (``fresh``)."""
     for rel in rels:
         safe_rel(rel)
     source = os.open(src, os.O_RDONLY | os.O_DIRECTORY)
@@ -254,7 +313,7 @@ def link_files(src: Path, dst: Path, rels) -> int:
             try:
                 try:
                     os.link(rel, rel, src_dir_fd=source, dst_dir_fd=target, follow_symlinks=False)
-                except FileExistsError:  # linked by a worker that died: link it again, to be sure
+                except FileExistsError:  # linked by a worker that died, or a recycled folder's: link again
                     os.unlink(rel, dir_fd=target)
                     os.link(rel, rel, src_dir_fd=source, dst_dir_fd=target, follow_symlinks=False)
             except OSError as exc:

@@ -1,0 +1,195 @@
+"""Rebuilds take turns between two folders: the output a rebuild replaced is kept as the spare
+(``._site.spare`` beside ``_site``) and the next rebuild brings it up to date and swaps it in, instead
+of linking every page into an empty folder and deleting the last output (write.py, cache.spare_files).
+
+What an editor would notice if this went wrong: a page of the live site changed while a rebuild ran
+(the spare shares most files with it), a site that differs from a cold build, a page left over from
+a spare someone touched, or a stray folder beside the site after a build.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CONTENT, ROOT
+from test_cache import assert_same_site, tree
+from test_incremental import BUILT, REBUILT, Workspace, append_to_text, edit_paragraph
+
+from evidence_site import pipeline, write
+
+
+class Editor:
+    """Edits a paragraph of one record, then of another, and so on, each a new sentence at its end:
+    each rebuild renders pages that the rebuild before it did not, which the spare shares with the
+    live site."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.files = [ws.record("policing-in-wales", "gwent-police", "strategic-direction"),
+                      ws.record("policing-in-wales", "dyfed-powys-police", "resource-allocation")]
+        self.n = 0
+
+    def edit(self) -> None:
+        self.n += 1
+        file = self.files[self.n % len(self.files)]
+        prose = re.findall(r"^  - id: (\S+)\n    page: \d+\n    text: \|-\n", file.read_text(encoding="utf-8"), re.M)
+        edit_paragraph(file, prose[0], append_to_text(f" Edit number {self.n}."))
+
+
+def ino(path: Path) -> int:
+    return path.stat().st_ino
+
+
+def files_and_inodes(root: Path) -> dict[str, int]:
+    return {p.relative_to(root).as_posix(): ino(p) for p in root.rglob("*") if p.is_file()}
+
+
+def leftovers(out: Path) -> list[str]:
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith((f".{out.name}.build-", f"{out.name}.old")))
+
+
+@pytest.fixture()
+def ws(tmp_path, monkeypatch) -> Workspace:
+    """The real content built once, then rebuilt after an edit: a spare is kept."""
+    ws = Workspace(tmp_path, CONTENT)
+    assert BUILT.match(ws.build(monkeypatch))
+    assert not write.spare(ws.out).exists(), "a full build keeps no spare"
+    ws.editor = Editor(ws)  # type: ignore[attr-defined]
+    ws.editor.edit()
+    assert REBUILT.match(ws.build(monkeypatch))
+    assert (write.spare(ws.out) / write.MARKER).is_file(), "a rebuild keeps the output it replaced as the spare"
+    return ws
+
+
+def test_rebuilds_take_turns_and_never_write_into_the_live_site(ws, monkeypatch):
+    for _ in range(3):
+        live, spare = ino(ws.out), ino(write.spare(ws.out))
+        before = tree(ws.out)
+        inodes = files_and_inodes(ws.out)
+        ws.editor.edit()
+        assert REBUILT.match(ws.build(monkeypatch))
+        assert ino(ws.out) == spare, "the rebuild should have brought the spare up to date and swapped it in"
+        assert ino(write.spare(ws.out)) == live, "the output it replaced should be the next spare"
+        # The site that was live while the rebuild ran is untouched, file for file and byte for byte,
+        # though most of its files are shared with the folder the rebuild wrote into.
+        assert tree(write.spare(ws.out)) == before
+        assert files_and_inodes(write.spare(ws.out)) == inodes
+        assert_same_site(ws.out, ws.cold(monkeypatch))
+        assert leftovers(ws.out) == []
+
+
+def _replace_a_page(spare: Path) -> None:
+    page = next(spare.glob("forces/*/index.html"))
+    text = page.read_text(encoding="utf-8")
+    page.unlink()
+    page.write_text(text.replace("</body>", "<p>changed by hand</p></body>"), encoding="utf-8")
+
+
+def _remove_a_page(spare: Path) -> None:
+    next(spare.glob("forces/*/index.html")).unlink()
+
+
+def _link_a_folder(spare: Path) -> None:
+    os.symlink(spare / "forces", spare / "elsewhere")
+
+
+@pytest.mark.parametrize("touch", [_replace_a_page, _remove_a_page, _link_a_folder],
+                         ids=["a page replaced", "a page removed", "a symbolic link added"])
+def test_a_spare_changed_by_hand_is_not_used(ws, monkeypatch, touch):
+    spare = write.spare(ws.out)
+    touched = ino(spare)
+    touch(spare)
+    ws.editor.edit()
+    assert REBUILT.match(ws.build(monkeypatch))
+    assert ino(ws.out) != touched
+    assert ino(write.spare(ws.out)) != touched, "the touched spare should be gone"
+    assert "changed by hand" not in "".join(p.read_text(encoding="utf-8") for p in ws.out.glob("forces/*/index.html"))
+    assert_same_site(ws.out, ws.cold(monkeypatch))
+    assert leftovers(ws.out) == []
+
+
+def test_what_was_added_to_the_spare_while_it_was_live_is_removed(ws, monkeypatch):
+    """``serve`` writes a search index into the live folder after each rebuild; that folder is the
+    next spare, and a stray file may be there too: neither reaches the next output."""
+    spare = write.spare(ws.out)
+    (spare / "pagefind" / "fragment").mkdir(parents=True)
+    (spare / "pagefind" / "pagefind.js").write_text("// an index of the site before\n")
+    (spare / "pagefind" / "fragment" / "x.pf_fragment").write_bytes(b"\0")
+    (spare / "forces" / "notes.txt").write_text("a stray file\n")
+    used = ino(spare)
+    ws.editor.edit()
+    assert REBUILT.match(ws.build(monkeypatch))
+    assert ino(ws.out) == used
+    assert not (ws.out / "pagefind").exists() and not (ws.out / "forces" / "notes.txt").exists()
+    assert_same_site(ws.out, ws.cold(monkeypatch))
+    assert leftovers(ws.out) == []
+
+
+def test_a_full_build_leaves_no_spare(ws, monkeypatch):
+    css = ws.templates / "static" / "site.css"
+    css.write_text(css.read_text(encoding="utf-8") + "\n/* a template edit */\n", encoding="utf-8")
+    assert BUILT.match(ws.build(monkeypatch))
+    assert not write.spare(ws.out).exists()
+    assert leftovers(ws.out) == []
+    assert_same_site(ws.out, ws.cold(monkeypatch))
+
+
+def test_a_rebuild_with_search_leaves_no_spare(ws, monkeypatch):
+    ws.editor.edit()
+    ws.build(monkeypatch, search=True)
+    assert not write.spare(ws.out).exists()
+    assert (ws.out / "pagefind" / "pagefind.js").is_file()
+    assert leftovers(ws.out) == []
+
+
+def test_a_rebuild_that_fails_in_the_spare_keeps_the_live_site(ws, monkeypatch):
+    before = tree(ws.out)
+    ws.editor.edit()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(pipeline, "_other_files", broken)
+        with pytest.raises(RuntimeError, match="the disk is full"):
+            ws.build(mp)
+    assert tree(ws.out) == before
+    assert leftovers(ws.out) == []
+    assert not write.spare(ws.out).exists(), "the spare the failed rebuild was bringing up to date is gone"
+    assert REBUILT.match(ws.build(monkeypatch)), "the next rebuild links the pages it keeps, as without a spare"
+    assert_same_site(ws.out, ws.cold(monkeypatch))
+
+
+def test_a_rebuild_killed_while_it_brings_the_spare_up_to_date(ws, monkeypatch):
+    """SIGKILL at several moments of rebuilds that recycle the spare: the live site is the last good
+    one each time, and the next build clears what was left and equals a cold build."""
+    env = dict(os.environ, EVIDENCE_SITE_CACHE=str(ws.cache), EVIDENCE_SITE_WORKERS="2")
+    cmd = [sys.executable, str(ROOT / "build.py"), "build", "--content", str(ws.content), "--templates",
+           str(ws.templates), "--out", str(ws.out), "--no-search"]
+    for moment in (0.1, 0.2, 0.3, 0.4, 0.6):
+        good = tree(ws.out)
+        ws.editor.edit()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+        time.sleep(moment)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate(timeout=120)
+        if not ws.out.exists():  # killed between the two renames of the swap
+            write.recover(ws.out)
+        now = tree(ws.out)
+        cold = ws.cold(monkeypatch)
+        assert now in (good, tree(cold)), f"killed after {moment}s, the site is neither the last good one nor the new"
+        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert leftovers(ws.out) == []
+        assert_same_site(ws.out, cold)
