@@ -413,4 +413,7 @@ def test_the_cache_names_each_file_as_os_path_relpath_would(tmp_path, monkeypatc
         expected = sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
         assert sorted(rel for _, rel in cache._walk(root)) == expected
         assert sorted(cache._output_state(Path(root))) == expected
+        stats = {rel: os.lstat(os.path.join(root, rel)) for rel in expected}
+        assert cache._output_state(Path(root)) == {rel: [st.st_size, st.st_mtime_ns, st.st_ino]
+                                                   for rel, st in stats.items()}
         assert sorted(cache._file_hashes(Path(root))) == expected

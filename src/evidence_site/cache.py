@@ -134,10 +134,29 @@ def inputs_key(content: Path, templates: Path, settings: dict) -> str:
     return inputs(content, templates, settings).key
 
 
+def _entries(root: Path, folders: set[str] | None = None,
+             strays: list[str] | None = None) -> Iterator[tuple[str, os.DirEntry]]:
+    """(path relative to ``root``, its directory entry) of everything under ``root`` but folders,
+    from the folder listings alone (a third faster than os.walk and a stat of each path). With
+    ``folders``, only the folders named there are walked; the others go to ``strays``."""
+    stack = [("", os.fspath(root))]
+    while stack:
+        prefix, path = stack.pop()
+        with os.scandir(path) as listing:
+            for entry in listing:
+                rel = prefix + entry.name
+                if not entry.is_dir(follow_symlinks=False):
+                    yield rel, entry
+                elif folders is None or rel in folders:
+                    stack.append((rel + os.sep, entry.path))
+                elif strays is not None:
+                    strays.append(rel)
+
+
 def _output_state(out: Path) -> dict[str, list[int]]:
     state: dict[str, list[int]] = {}
-    for path, rel in _walk(out):
-        st = os.lstat(path)
+    for rel, entry in _entries(out):
+        st = entry.stat(follow_symlinks=False)
         state[rel] = [st.st_size, st.st_mtime_ns, st.st_ino]
     return state
 
@@ -244,27 +263,16 @@ class Previous:
     spare: frozenset[str] | None = None  # the files that build wrote, when it kept the spare
 
 
-def _inodes(root: Path, known_folders: set[str]) -> tuple[dict[str, int], list[str]] | None:
+def _inodes(root: Path, folders: set[str]) -> tuple[dict[str, int], list[str]] | None:
     """Every file under ``root`` with its inode, read from the folder listings (no stat of each),
-    and the folders not among ``known_folders`` (not walked: they are not the build's). None if a
+    and the folders not among ``folders`` (not walked: they are not the build's). None if a
     symbolic link is met."""
     found: dict[str, int] = {}
     strays: list[str] = []
-    stack = [("", os.fspath(root))]
-    while stack:
-        prefix, path = stack.pop()
-        with os.scandir(path) as listing:
-            for entry in listing:
-                rel = prefix + entry.name
-                if entry.is_symlink():
-                    return None
-                if entry.is_dir(follow_symlinks=False):
-                    if rel in known_folders:
-                        stack.append((rel + os.sep, entry.path))
-                    else:
-                        strays.append(rel)
-                else:
-                    found[rel] = entry.inode()
+    for rel, entry in _entries(root, folders, strays):
+        if entry.is_symlink():
+            return None
+        found[rel] = entry.inode()
     return found, strays
 
 
