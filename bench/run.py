@@ -7,7 +7,8 @@ For each size N it writes a corpus (bench/corpus.py: fixed seed, no download) in
 as a Hugo site and as a MkDocs site, then times whole processes, alternating the tools run by run:
 
 - ours: cold build without search (no cache, no previous output), Pagefind indexing alone, `check`,
-  a rebuild with nothing changed, a rebuild after editing one record;
+  a rebuild with nothing changed, a rebuild after editing one record as the first edit after a full
+  build (no spare folder: write.py) and as an edit after an edit (the editor's usual case);
 - hugo: a cold build (Debian's `hugo`; skipped, and said so, when not installed);
 - mkdocs: a cold build with the Material theme from bench/.venv-mkdocs (made by `--setup-mkdocs`;
   skipped, and said so, when missing).
@@ -190,7 +191,8 @@ def rm(path: Path) -> None:
         path.unlink()
     elif path.exists():
         shutil.rmtree(path)
-    for sibling in path.parent.glob(path.name + ".*"):  # the build's own leftovers (.old, staging)
+    # The build's own leftovers: .old, staging folders, the spare (write.py).
+    for sibling in [*path.parent.glob(path.name + ".*"), *path.parent.glob(f".{path.name}.*")]:
         rm(sibling) if sibling.is_dir() else sibling.unlink()
 
 
@@ -317,7 +319,9 @@ def bench_size(n: int, args, work: Path, log) -> dict:
     target = corpus_mod.edit_target(c, root)
     original = target.read_text()
     extra: dict[str, list[dict]] = {"ours pagefind index": [], "ours check": [],
-                                    "ours rebuild, nothing changed": [], "ours rebuild, one record edited": []}
+                                    "ours rebuild, nothing changed": [], "ours rebuild, one record edited": [],
+                                    "ours rebuild, first edit after a full build": []}
+    spare = out_ours.with_name(f".{out_ours.name}.spare")  # write.spare: the output a rebuild replaced
     measure(build, env=env)  # leave a built site and a warm cache behind
     try:
         for i in range(args.runs):
@@ -328,7 +332,13 @@ def bench_size(n: int, args, work: Path, log) -> dict:
             extra["ours rebuild, nothing changed"].append(measure(build, env=env))
             lines = original.split("\n")
             first_text = next(j for j, line in enumerate(lines) if line.startswith("      ") and "text" in lines[j - 1])
+            # First an edit with no spare, as after a full build: every kept page is linked into an
+            # empty folder and the last output deleted; then another, which brings the spare up to date.
+            rm(spare)
             lines[first_text] += f" Edited in run {i + 1}."
+            target.write_text("\n".join(lines))
+            extra["ours rebuild, first edit after a full build"].append(measure(build, env=env))
+            lines[first_text] += " Edited again."
             target.write_text("\n".join(lines))
             extra["ours rebuild, one record edited"].append(measure(build, env=env))
             log(f"  N={n} run {i + 1} ours extras done")
