@@ -285,6 +285,60 @@ def test_two_records_edited_at_once(bench_ws, monkeypatch):
                                           page_of("/responses/bench-1/"), page_of("/responses/bench-5/")], at_most=14)
 
 
+def test_the_glossary_follows_uses_added_and_removed(bench_ws, monkeypatch):
+    """The glossary lists where each acronym is used. A rebuild searches only the edited records'
+    paragraphs and takes the others' uses from the last build: a use added and one removed show as
+    in a cold build."""
+    record = bench_ws.record(sub_of("force-001-opcc"), "force-001-opcc", "question-02")
+    text = record.read_text(encoding="utf-8")
+    blocks = re.split(r"\n(?=  - id: )", text)
+    with_cse = next(re.match(r"  - id: (\S+)", b)[1] for b in blocks if re.search(r"\bCSE\b", b))
+    without = next(re.match(r"  - id: (\S+)", b)[1] for b in blocks[1:] if "ACEs" not in b and "page:" in b
+                   and "    text: |-" in b)
+    edit_paragraph(record, with_cse, lambda block: [re.sub(r"\bCSE\b", "C.S.E.", line) for line in block])
+    edit_paragraph(record, without, append_to_text(" The ACEs were counted."))
+    glossary = page_of("/glossary/")
+    before = (bench_ws.out / glossary).read_text(encoding="utf-8")
+    calls = []
+    real = pipeline.glossary_uses
+
+    def spy(site, reuse=None):
+        calls.append(reuse)
+        return real(site, reuse)
+
+    monkeypatch.setattr(pipeline, "glossary_uses", spy)
+    check_rebuild(bench_ws, monkeypatch, [glossary], at_most=12)
+    assert calls and calls[0] is not None and without in calls[0][1], "the rebuild should search the edited records only"
+    after = (bench_ws.out / glossary).read_text(encoding="utf-8")
+    assert glossary_count(after, "aces") == glossary_count(before, "aces") + 1
+    assert glossary_count(after, "cse") == glossary_count(before, "cse") - 1
+
+
+def test_the_glossary_searched_again_in_part_equals_a_full_search(synthetic_content):
+    """Whatever records were edited and whatever the last build found in them, searching only their
+    paragraphs gives every term's uses in the same order as searching every paragraph (paragraphs of
+    two submissions at the same place in their reading order included)."""
+    import random
+
+    site = pipeline.load_site(synthetic_content)
+    full = pipeline.glossary_ids(pipeline.glossary_uses(site))
+    assert sum(map(len, full.values())) > 100
+    rng = random.Random(9)
+    for n in (1, 2, 5, 20):
+        edited = frozenset(p.id for r in rng.sample(site.records, n) for p in r.paragraphs)
+        others = {term: [pid for pid in found if pid not in edited] for term, found in full.items()}
+        # The last build found in the edited paragraphs what is there now, nothing, or every term.
+        for last in (full, others, {term: found + sorted(edited) for term, found in others.items()}):
+            assert pipeline.glossary_ids(pipeline.glossary_uses(site, (last, edited))) == full
+
+
+def glossary_count(html: str, term_id: str) -> int:
+    """How many uses the glossary gives for a term: the links in its row, and "and N more"."""
+    row = re.search(rf'<tr id="{term_id}">(.*?)</tr>', html, re.S)[1]
+    more = re.search(r"and (\d+) more", row)
+    return len(re.findall(r'<a href="[^"]*#[^"]+">', row)) + (int(more[1]) if more else 0)
+
+
 def test_nothing_rendered_when_the_output_gained_a_file(bench_ws, monkeypatch):
     """A search index written into the folder after a build without one (as ``serve`` does) is no
     edit of what the build wrote: the next build keeps every page and drops the stray files."""

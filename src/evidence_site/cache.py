@@ -230,6 +230,7 @@ def remember_build(cache: Path | None, out: Path, key: str, pages: int,
             old.unlink()
             old.with_suffix(".pages").unlink(missing_ok=True)
             old.with_suffix(".data").unlink(missing_ok=True)
+            old.with_suffix(".glossary").unlink(missing_ok=True)
     except OSError:
         pass  # a cache that cannot be written only makes the next build slower
 
@@ -237,7 +238,7 @@ def remember_build(cache: Path | None, out: Path, key: str, pages: int,
 def forget_build(cache: Path | None, out: Path) -> None:
     if cache is None:
         return
-    for f in (_state_file(cache, out), _pages_file(cache, out), _data_file(cache, out)):
+    for f in (_state_file(cache, out), _pages_file(cache, out), _data_file(cache, out), _glossary_file(cache, out)):
         try:
             f.unlink()
         except OSError:
@@ -416,6 +417,37 @@ def data_layouts(cache: Path | None, out: Path, key: str) -> dict:
         return kept["layouts"] if kept["key"] == key and isinstance(kept["layouts"], dict) else {}
     except Exception:  # noqa: BLE001 - missing, cut short or from another version: make them afresh
         return {}
+
+
+# --- where the glossary's terms are used -------------------------------------------------------------
+
+def _glossary_file(cache: Path, out: Path) -> Path:
+    return _state_file(cache, out).with_suffix(".glossary")
+
+
+def remember_glossary(cache: Path | None, out: Path, key: str, uses: dict[str, list[str]]) -> None:
+    """Keep the paragraphs each glossary term is used in (``pipeline.glossary_ids``), for the next
+    build into ``out`` to search only the records edited since."""
+    if cache is None:
+        return
+    try:
+        _atomic_write(_glossary_file(cache, out), pickle.dumps({"key": key, "uses": uses}, protocol=5))
+    except OSError:
+        pass
+
+
+def glossary_kept(cache: Path | None, out: Path, key: str) -> dict[str, list[str]] | None:
+    """What remember_glossary kept for the build of inputs ``key`` into ``out``, or None."""
+    if cache is None:
+        return None
+    try:
+        kept = pickle.loads(_glossary_file(cache, out).read_bytes())
+        uses = kept["uses"]
+        if kept["key"] != key or not isinstance(uses, dict):
+            return None
+        return uses
+    except Exception:  # noqa: BLE001 - missing, cut short or from another version: search every paragraph
+        return None
 
 
 # --- loaded content files ----------------------------------------------------------------------------

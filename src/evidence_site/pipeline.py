@@ -121,15 +121,23 @@ def build_date(lang: str = DEFAULT_LANGUAGE) -> str | None:
     return day.strftime("%-d %B %Y")
 
 
-def glossary_uses(site: Site) -> dict[str, list]:
-    """Each glossary term's paragraphs (where its words stand as a whole word), in reading order."""
+def glossary_uses(site: Site, reuse: tuple[dict[str, list[str]], frozenset[str]] | None = None) -> dict[str, list]:
+    """Each glossary term's paragraphs (where its words stand as a whole word), in reading order.
+
+    ``reuse``: the last build's uses (term -> paragraph ids, ``glossary_ids``) and the paragraphs of
+    the records edited since, for an incremental rebuild: only those paragraphs are searched (no
+    other paragraph's text, nor the glossary, can have changed); the result is the same."""
     from bisect import bisect_right
 
     from . import markdown
 
     order = {pid: i for s in site.submissions for i, pid in enumerate((p.id for p in s.introduction))}
     order.update({pid: 1000 + i for s in site.submissions for i, pid in enumerate(s.sequence)})
-    paragraphs = list(site.paragraph_by_id.values())
+    terms = [a.term for a in site.acronyms]
+    if reuse is not None and set(reuse[0]) != set(terms):
+        reuse = None
+    by_id = site.paragraph_by_id
+    paragraphs = list(by_id.values()) if reuse is None else [by_id[pid] for pid in reuse[1] if pid in by_id]
     # Every paragraph's words in one string, NUL between two (no text holds one: markdown.is_plain),
     # so each term is looked for in one pass at C speed instead of once per paragraph.
     starts: list[int] = []
@@ -142,17 +150,30 @@ def glossary_uses(site: Site) -> dict[str, list]:
         at += len(plain) + 1
     joined = "\0".join(words)
     starts.append(at)
+    # Reading order; paragraphs of equal rank (two submissions' n-th) in the model's order, as a
+    # stable sort of every paragraph would leave them.
+    position = {pid: i for i, pid in enumerate(by_id)} if reuse is not None else None
     uses: dict[str, list] = {}
-    for a in site.acronyms:
-        pat = markdown.acronym_pattern([a.term])  # the term as a word, as the pages expand it
+    for term in terms:
+        pat = markdown.acronym_pattern([term])  # the term as a word, as the pages expand it
         hits = []
         m = pat.search(joined)
         while m is not None:
             i = bisect_right(starts, m.start()) - 1
             hits.append(paragraphs[i])
             m = pat.search(joined, starts[i + 1])  # one use per paragraph: on to the next
-        uses[a.term] = sorted(hits, key=lambda p: order.get(p.id, 0))
+        if reuse is None:
+            uses[term] = sorted(hits, key=lambda p: order.get(p.id, 0))
+        else:
+            edited = reuse[1]
+            hits += [by_id[pid] for pid in reuse[0][term] if pid not in edited and pid in by_id]
+            uses[term] = sorted(hits, key=lambda p: (order.get(p.id, 0), position[p.id]))
     return uses
+
+
+def glossary_ids(uses: dict[str, list]) -> dict[str, list[str]]:
+    """``glossary_uses`` as the cache keeps it: paragraph ids."""
+    return {term: [p.id for p in found] for term, found in uses.items()}
 
 
 class SiteFiles(dict):
@@ -165,6 +186,7 @@ class SiteFiles(dict):
         self.entries: list[tuple[str, render.Page]] = []
         self.kept: list[str] = []
         self.layouts: dict[str, data.Layout] = {}  # where the data files' items lie (data.Reuse)
+        self.glossary: _Lazy | None = None  # the glossary's uses, once a page in this process read them
 
 
 class _Lazy:
@@ -175,6 +197,11 @@ class _Lazy:
         self._make = make
         self._made = None
 
+    @property
+    def made(self):
+        """The mapping if this process made it, else None."""
+        return self._made
+
     def __getitem__(self, key):
         if self._made is None:
             self._made = self._make()
@@ -183,7 +210,8 @@ class _Lazy:
 
 def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | None = None,
                 only=None, keep_from: Path | None = None, meanwhile=None,
-                data_reuse: data.Reuse | None = None, already: frozenset[str] = frozenset()) -> dict[str, str | bytes]:
+                data_reuse: data.Reuse | None = None, already: frozenset[str] = frozenset(),
+                glossary_reuse=None) -> dict[str, str | bytes]:
     """Every output file except the search index, as {relative path: content}. ``meanwhile`` (no
     arguments) runs in this process after the data files, while workers render the pages.
 
@@ -193,7 +221,8 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     listed in ``kept`` and, with ``keep_from`` (the last build's folder), hard-linked from there into
     ``pages_out`` while the other pages render, except those ``already`` there as that build left
     them (a recycled spare's, ``write.recycle``). With ``data_reuse``, the data files copy the items
-    of the paragraphs not edited from the last build's (``data.Reuse``)."""
+    of the paragraphs not edited from the last build's (``data.Reuse``); with ``glossary_reuse``, the
+    glossary's uses are the last build's, the edited paragraphs searched again (``glossary_uses``)."""
     base = normalise_base(base_url)
     env = render.environment(templates, cache.bytecode_cache(cache.cache_dir(templates)))
     env.filters["wrap_p"] = lambda m: Markup("<p>") + m + Markup("</p>")
@@ -201,7 +230,8 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     env.filters["extract"] = lambda key, container: container[key]  # map("extract", site.force_by_id)
     files = SiteFiles()
     page_urls: list[str] = []
-    uses = _Lazy(lambda: glossary_uses(site))  # only the glossary reads it: found where it renders
+    uses = _Lazy(lambda: glossary_uses(site, glossary_reuse))  # only the glossary reads it: found where it renders
+    files.glossary = uses
     jobs: list[parallel.Job] = []
     claimed: set[str] = set()
     languages = site.config.languages
@@ -308,6 +338,8 @@ def build(settings: Settings, log=print) -> float:
             records = _record_files(site, settings.content) if store is not None else []
             stale = _stale_pages(site, records, last.previous) if last.previous is not None else None
             data_reuse = _data_reuse(site, records, last.previous, store, settings.out) if stale is not None else None
+            glossary_reuse = _glossary_reuse(site, records, last.previous, store, settings.out) \
+                if stale is not None else None
             # A rebuild without search starts from the spare when it is as the build before left it.
             spare = cache.spare_files(write.spare(settings.out), last.previous) \
                 if stale is not None and not settings.search else None
@@ -315,7 +347,8 @@ def build(settings: Settings, log=print) -> float:
             # The digests are written while the workers render (this process waits on them then).
             files = render_site(site, settings.templates, settings.base_url, pages_out=new, only=stale,
                                 keep_from=settings.out, meanwhile=digests.save if digests is not None else None,
-                                data_reuse=data_reuse, already=spare.shared if spare is not None else frozenset())
+                                data_reuse=data_reuse, already=spare.shared if spare is not None else frozenset(),
+                                glossary_reuse=glossary_reuse)
             del digests
             write.write_files(new, files)
             if spare is not None:
@@ -356,6 +389,8 @@ def build(settings: Settings, log=print) -> float:
             if store is not None:
                 cache.remember_pages(store, settings.out, now, records, *_page_sets(site, records, files.entries))
                 cache.remember_data(store, settings.out, now.key, files.layouts)
+                if files.glossary is not None and files.glossary.made is not None:
+                    cache.remember_glossary(store, settings.out, now.key, glossary_ids(files.glossary.made))
         finally:
             if cleaner is not None:
                 cleaner.join()
@@ -454,6 +489,17 @@ def _data_reuse(site: Site, records: list[list[str]], previous: cache.Previous, 
     changed = frozenset(p.id for row, r in zip(records, site.records) if row[0] in previous.changed
                         for p in r.paragraphs)
     return data.Reuse({kind: out / "data" / f"evidence.{kind}" for kind in layouts}, layouts, changed)
+
+
+def _glossary_reuse(site: Site, records: list[list[str]], previous: cache.Previous, store: Path | None,
+                    out: Path) -> tuple[dict[str, list[str]], frozenset[str]] | None:
+    """For an incremental rebuild into ``out``: the glossary's uses in the last build and the ids of
+    the paragraphs of the records edited since (``glossary_uses``); None when they are not known."""
+    kept = cache.glossary_kept(store, out, previous.key)
+    if kept is None:
+        return None
+    return kept, frozenset(p.id for row, r in zip(records, site.records) if row[0] in previous.changed
+                           for p in r.paragraphs)
 
 
 def _page_sets(site: Site, records: list[list[str]], entries) -> tuple[list, dict[str, int]]:
