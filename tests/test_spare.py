@@ -193,3 +193,22 @@ def test_a_rebuild_killed_while_it_brings_the_spare_up_to_date(ws, monkeypatch):
         assert done.returncode == 0, done.stderr
         assert leftovers(ws.out) == []
         assert_same_site(ws.out, cold)
+
+
+def test_a_spare_that_cannot_be_moved_is_left_and_the_rebuild_starts_afresh(ws, monkeypatch):
+    """If the spare cannot be renamed (a file system that refuses), the rebuild links every page into
+    an empty folder, as without a spare, and the site is still a cold build's."""
+    spare = write.spare(ws.out)
+    real_rename = os.rename
+
+    def refuse_the_spare(src, dst, *args, **kwargs):
+        if Path(src) == spare:
+            raise PermissionError(13, "refused", str(src))
+        return real_rename(src, dst, *args, **kwargs)
+
+    ws.editor.edit()
+    with monkeypatch.context() as mp:
+        mp.setattr(write.os, "rename", refuse_the_spare)
+        assert REBUILT.match(ws.build(mp))
+    assert_same_site(ws.out, ws.cold(monkeypatch))
+    assert leftovers(ws.out) == []

@@ -343,7 +343,9 @@ def build(settings: Settings, log=print) -> float:
             # A rebuild without search starts from the spare when it is as the build before left it.
             spare = cache.spare_files(write.spare(settings.out), last.previous) \
                 if stale is not None and not settings.search else None
-            new = write.recycle(settings.out) if spare is not None else write.staging(settings.out)
+            new = write.recycle(settings.out) if spare is not None else None
+            if new is None:
+                spare, new = None, write.staging(settings.out)
             # The digests are written while the workers render (this process waits on them then).
             files = render_site(site, settings.templates, settings.base_url, pages_out=new, only=stale,
                                 keep_from=settings.out, meanwhile=digests.save if digests is not None else None,
@@ -486,9 +488,14 @@ def _data_reuse(site: Site, records: list[list[str]], previous: cache.Previous, 
     layouts = cache.data_layouts(store, out, previous.key)
     if not layouts:
         return None
-    changed = frozenset(p.id for row, r in zip(records, site.records) if row[0] in previous.changed
-                        for p in r.paragraphs)
-    return data.Reuse({kind: out / "data" / f"evidence.{kind}" for kind in layouts}, layouts, changed)
+    return data.Reuse({kind: out / "data" / f"evidence.{kind}" for kind in layouts}, layouts,
+                      _edited_paragraphs(site, records, previous))
+
+
+def _edited_paragraphs(site: Site, records: list[list[str]], previous: cache.Previous) -> frozenset[str]:
+    """The ids of the paragraphs of the records edited since the last build."""
+    return frozenset(p.id for row, r in zip(records, site.records) if row[0] in previous.changed
+                     for p in r.paragraphs)
 
 
 def _glossary_reuse(site: Site, records: list[list[str]], previous: cache.Previous, store: Path | None,
@@ -498,8 +505,7 @@ def _glossary_reuse(site: Site, records: list[list[str]], previous: cache.Previo
     kept = cache.glossary_kept(store, out, previous.key)
     if kept is None:
         return None
-    return kept, frozenset(p.id for row, r in zip(records, site.records) if row[0] in previous.changed
-                           for p in r.paragraphs)
+    return kept, _edited_paragraphs(site, records, previous)
 
 
 def _page_sets(site: Site, records: list[list[str]], entries) -> tuple[list, dict[str, int]]:

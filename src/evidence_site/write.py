@@ -61,7 +61,11 @@ def _retire(folder: Path, out: Path | None = None) -> Path:
     short without leaving a half-deleted ``out.old``."""
     out = out if out is not None else folder.with_name(folder.name.removesuffix(".old"))
     trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
-    os.rename(folder, trash / "old")
+    try:
+        os.rename(folder, trash / "old")
+    except OSError:
+        os.rmdir(trash)
+        raise
     return trash
 
 
@@ -72,26 +76,38 @@ def spare(out: Path) -> Path:
 
 def drop_spare(out: Path) -> Path | None:
     """Rename the spare away (to a staging name, returned for the caller to delete), if there is one
-    and it is ours: a build that cannot use it leaves none behind."""
+    and it is ours: a build that cannot use it leaves none behind. Called after the swap, so it
+    never fails a build: a spare it cannot move is left for the next build."""
     folder = spare(out)
-    if folder.is_symlink() or not folder.is_dir() or not _ours(folder):
+    try:
+        if folder.is_symlink() or not folder.is_dir() or not _ours(folder):
+            return None
+        return _retire(folder, out)
+    except OSError:
         return None
-    return _retire(folder, out)
 
 
-def recycle(out: Path) -> Path:
-    """The spare, renamed to a fresh staging name (a build cut short leaves it for ``recover``)."""
+def recycle(out: Path) -> Path | None:
+    """The spare, renamed to a fresh staging name (a build cut short leaves it for ``recover``);
+    None if it cannot be moved (the build then starts from an empty folder)."""
     new = staging(out)
-    os.rename(spare(out), new)  # onto the empty folder mkdtemp made
+    try:
+        os.rename(spare(out), new)  # onto the empty folder mkdtemp made
+    except OSError:
+        os.rmdir(new)
+        return None
     return new
 
 
 def keep_spare(retired: Path, out: Path) -> bool:
     """Make the output ``swap(later=True)`` retired the spare; False (and nothing done) if the
-    spare's place is taken."""
+    spare's place is taken or the rename fails (the caller deletes it then)."""
     if spare(out).exists() or spare(out).is_symlink():
         return False
-    os.rename(retired / "old", spare(out))
+    try:
+        os.rename(retired / "old", spare(out))
+    except OSError:
+        return False
     os.rmdir(retired)
     return True
 
@@ -319,6 +335,7 @@ def link_files(src: Path, dst: Path, rels) -> int:
             except OSError as exc:
                 if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
                     raise
+                fresh(os.path.join(dst, rel))
                 shutil.copyfile(os.path.join(src, rel), os.path.join(dst, rel))
                 copied += 1
     finally:
