@@ -240,7 +240,7 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
         labels = load_labels(templates, lang)
         env.globals["glossary_uses"] = uses
         renderer = render.Renderer(site, env, urls, labels, build_date=build_date(lang), languages=languages)
-        entries = render.all_pages(site, urls)
+        entries = listed = render.all_pages(site, urls)
         for rel, _ in entries:
             if rel in claimed:
                 raise AssertionError(f"two pages claim {rel}")
@@ -256,7 +256,7 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
                     files.kept.append(entry[0])
             entries = chosen
         jobs.append(parallel.Job(renderer, entries))
-        page_urls += [p.url for p in render.pages(site, urls)]
+        page_urls += [page.url for _, page in listed if page.template != "404.html"]  # render.pages
 
     link = [rel for rel in files.kept if rel not in already]
     keep = (write.link_files, (keep_from, pages_out, link)) if keep_from and pages_out and link else None
