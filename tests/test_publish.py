@@ -24,7 +24,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from conftest import ROOT, TEMPLATES, Server, build_site
+from conftest import CONTENT, ROOT, TEMPLATES, Server, build_site
 from evidence_site.urls import Urls, absolute, normalise_base
 
 PREFIX = "/some-repo/"
@@ -495,3 +495,16 @@ def test_the_search_page_links_results_under_the_sub_path_in_chromium(page, sub_
     target = urlsplit(results[0])  # the link may carry ?pagefind-highlight=… for the target page
     assert urlsplit(page.url).path == target.path and target.fragment in crawl.ids(target.path)
     assert failed == []
+
+
+def test_the_sitemap_is_well_formed_xml_whatever_the_site_address_holds():
+    """A site address with characters XML reserves (``&`` in a query, ``<``) is escaped in the
+    sitemap: a search engine reads back the addresses as given."""
+    import xml.etree.ElementTree as ET
+
+    from evidence_site import data, pipeline
+
+    site_url = "https://example.org/evidence?x=1&y=<2>/"
+    site = pipeline.load_site(CONTENT, site_url)
+    root = ET.fromstring(data.sitemap(site, ["/", "/forces/gwent/"], "/"))
+    assert [e.text for e in root.iter() if e.tag.endswith("loc")] == [site_url, site_url + "forces/gwent/"]
