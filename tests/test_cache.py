@@ -260,7 +260,14 @@ import json, sys
 sys.path.insert(0, {src!r})
 from pathlib import Path
 from evidence_site import load, markdown, pipeline
-files, texts = [], []
+files, texts, reads = [], [], []
+content = Path(sys.argv[1]).resolve()
+real_read = Path.read_bytes
+def reading(self):
+    if self.resolve().is_relative_to(content):
+        reads.append(str(self))
+    return real_read(self)
+Path.read_bytes = reading
 real_parse = load.parse_text
 def counting(text, shown, errors):
     files.append(shown)
@@ -276,7 +283,7 @@ if sys.argv[3] == "check":
 else:
     pipeline.build(pipeline.Settings(content=Path(sys.argv[1]), templates=Path(sys.argv[2]), out=Path(sys.argv[3]),
                                      search=False), log=lambda *a: None)
-print(json.dumps([[f for f in files if "templates/labels/" not in f], texts]))
+print(json.dumps([[f for f in files if "templates/labels/" not in f], texts, reads]))
 """
 
 
@@ -284,7 +291,8 @@ def build_in_a_process(content: Path, out: Path | str, cache: Path, split: str,
                        fails: bool = False) -> tuple[list[str], list[str]]:
     """Build as build.py does (or check, when ``out`` is "check"), in a fresh process (so loading may
     fork): the content files whose YAML it parsed and the texts whose Markdown it parsed, in this
-    process. With ``fails``, the build must stop on a content error (and nothing is returned)."""
+    process (and, in ``LAST_READS``, the content files it read once the inputs were hashed). With
+    ``fails``, the build must stop on a content error (and nothing is returned)."""
     import json
     import os
     import subprocess
@@ -296,7 +304,12 @@ def build_in_a_process(content: Path, out: Path | str, cache: Path, split: str,
         assert done.returncode != 0 and "ContentErrors" in done.stderr, done.stderr
         return [], []
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    files, texts, reads = json.loads(done.stdout)
+    LAST_READS[:] = reads
+    return files, texts
+
+
+LAST_READS: list[str] = []
 
 
 def test_a_rebuild_parses_only_the_files_edited_since_and_builds_the_same(synthetic, tmp_path, monkeypatch):
@@ -311,6 +324,8 @@ def test_a_rebuild_parses_only_the_files_edited_since_and_builds_the_same(synthe
     record = edit_record(content)
     files, texts = build_in_a_process(content, out, cache, "never")
     assert len(files) == 1 and files[0].endswith("/" + record.relative_to(content).as_posix()), files
+    # The files the cache knows are found by the hashes taken with the build's inputs: not read again.
+    assert [Path(f).resolve() for f in LAST_READS] == [record.resolve()], LAST_READS
     site = pipeline.load_site(content)
     others = {p.text for r in site.records if r.path != files[0] for p in r.paragraphs}
     assert texts and not others.intersection(texts)

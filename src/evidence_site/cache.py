@@ -106,11 +106,16 @@ class Inputs:
     content: dict[str, str]
 
 
+def content_hash(data: bytes) -> str:
+    """A content file's hash, as ``Inputs.content`` holds it and ``Digests.key`` uses it."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def _file_hashes(root: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for path, rel in _walk(root, ordered=True):
         with open(path, "rb") as f:
-            out[rel.replace(os.sep, "/")] = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
+            out[rel.replace(os.sep, "/")] = content_hash(f.read())
     return out
 
 
@@ -481,9 +486,14 @@ class Digests:
 
     @staticmethod
     def key(kind: str, shown: str, data: bytes) -> bytes:
+        return Digests.key_of(kind, shown, content_hash(data))
+
+    @staticmethod
+    def key_of(kind: str, shown: str, hashed: str) -> bytes:
+        """``key`` from the file's ``content_hash``: a build has every content file's from hashing
+        its inputs, so a file the cache knows is not read again."""
         h = hashlib.blake2b(digest_size=16)
-        h.update(kind.encode() + b"\0" + shown.encode() + b"\0")
-        h.update(data)
+        h.update(kind.encode() + b"\0" + shown.encode() + b"\0" + hashed.encode())
         return h.digest()
 
     def get(self, key: bytes) -> bytes | None:

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from . import validate
 from .content import RawFile
-from .cache import Digests
+from .cache import Digests, content_hash
 from .errors import ContentError, Collector
 from .load import load_file
 
@@ -154,11 +154,13 @@ def _runs(jobs: list[Job], n: int) -> list[list[Job]]:
     return runs
 
 
-def load_files(jobs: list[Job], errors: Collector, known: Digests | None = None) -> list[RawFile]:
+def load_files(jobs: list[Job], errors: Collector, known: Digests | None = None,
+               hashes: list[str | None] | None = None) -> list[RawFile]:
     """Every file of ``jobs`` (in content order) loaded and digested; loading errors added to
     ``errors`` in content order. With ``known`` (the cache's digests), a file whose bytes it knows
-    is taken from it, the others are loaded and their entries given to it. The collector is off
-    meanwhile: loading makes no cycles."""
+    is taken from it, the others are loaded and their entries given to it; ``hashes``, each job's
+    ``cache.content_hash`` when the caller has it (hashed as the build's inputs), saves reading and
+    hashing a known file again. The collector is off meanwhile: loading makes no cycles."""
     collecting = gc.isenabled()
     gc.disable()
     shipping = validate.SHIP_FACTS
@@ -167,7 +169,7 @@ def load_files(jobs: list[Job], errors: Collector, known: Digests | None = None)
         todo = list(range(len(jobs)))
         keep = known is not None and known.saving
         if known is not None:
-            todo = [i for i in todo if not _known(jobs[i], known, results, i)]
+            todo = [i for i in todo if not _known(jobs[i], known, results, i, hashes[i] if hashes else None)]
         if keep:
             validate.SHIP_FACTS = "all"  # kept entries carry all their texts' Markdown facts
         missing = [jobs[i] for i in todo]
@@ -192,14 +194,16 @@ def load_files(jobs: list[Job], errors: Collector, known: Digests | None = None)
             gc.enable()
 
 
-def _known(job: Job, known: Digests, results: list, i: int) -> bool:
-    """Take the file's digest from the cache when it knows the file's bytes; False when it does not."""
+def _known(job: Job, known: Digests, results: list, i: int, hashed: str | None = None) -> bool:
+    """Take the file's digest from the cache when it knows the file's bytes (or their hash,
+    ``hashed``); False when it does not."""
     file, shown, kind = job
-    try:
-        data = file.read_bytes()
-    except OSError:
-        return False
-    blob = known.get(Digests.key(kind, shown, data))
+    if hashed is None:
+        try:
+            hashed = content_hash(file.read_bytes())
+        except OSError:
+            return False
+    blob = known.get(Digests.key_of(kind, shown, hashed))
     if blob is None:
         return False
     try:

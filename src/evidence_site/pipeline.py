@@ -31,9 +31,11 @@ class Settings:
     search: bool = True
 
 
-def load_site(content: Path, site_url: str | None = None, known: cache.Digests | None = None) -> Site:
+def load_site(content: Path, site_url: str | None = None, known: cache.Digests | None = None,
+              hashes: dict[str, str] | None = None) -> Site:
     """Read and validate all content; raises ContentErrors with every problem found. ``known``: the
-    cache's digests of content files loaded before (only the other files are parsed)."""
+    cache's digests of content files loaded before (only the other files are parsed); ``hashes``:
+    the content files' hashes taken with the build's inputs (``read_content``)."""
     from .validate import validate  # noqa: PLC0415 - keeps import of the CLI light for --help
 
     errors = Collector()
@@ -42,7 +44,7 @@ def load_site(content: Path, site_url: str | None = None, known: cache.Digests |
     collecting = gc.isenabled()
     gc.disable()
     try:
-        raw = read_content(content, errors, known)  # on several cores when the content is large
+        raw = read_content(content, errors, known, hashes)  # on several cores when the content is large
         site = validate(raw, errors)  # runs after load errors too, so every file's mistakes are listed
         del raw
     finally:
@@ -321,7 +323,9 @@ def build(settings: Settings, log=print) -> float:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            site = load_site(settings.content, settings.site_url, digests)
+            # With the hashes taken before reading (above), a file edited since is loaded as it was
+            # hashed or as it is now: either way the next build sees the edit and builds again.
+            site = load_site(settings.content, settings.site_url, digests, now.content)
         except ContentErrors:
             if digests is not None:
                 digests.save()  # the files that loaded well are not parsed again once the others are fixed
