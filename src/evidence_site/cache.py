@@ -233,9 +233,8 @@ def remember_build(cache: Path | None, out: Path, key: str, pages: int,
         entries = sorted((cache / "builds").glob("*.json"), key=lambda f: f.stat().st_mtime, reverse=True)
         for old in entries[KEEP_BUILDS:]:
             old.unlink()
-            old.with_suffix(".pages").unlink(missing_ok=True)
-            old.with_suffix(".data").unlink(missing_ok=True)
-            old.with_suffix(".glossary").unlink(missing_ok=True)
+            for kind in ("pages", *_KEPT):
+                old.with_suffix("." + kind).unlink(missing_ok=True)
     except OSError:
         pass  # a cache that cannot be written only makes the next build slower
 
@@ -243,7 +242,7 @@ def remember_build(cache: Path | None, out: Path, key: str, pages: int,
 def forget_build(cache: Path | None, out: Path) -> None:
     if cache is None:
         return
-    for f in (_state_file(cache, out), _pages_file(cache, out), _data_file(cache, out), _glossary_file(cache, out)):
+    for f in (_state_file(cache, out), _pages_file(cache, out), *(_kept_file(cache, out, kind) for kind in _KEPT)):
         try:
             f.unlink()
         except OSError:
@@ -284,12 +283,10 @@ def _inodes(root: Path, folders: set[str]) -> tuple[dict[str, int], list[str]] |
 
 @dataclass(frozen=True)
 class Spare:
-    """The spare as the next rebuild finds it: ``names``, the files the build before it left there;
-    ``shared``, those that are the live output's own (hard links of them, untouched since they were
-    made); ``strays``, what it holds that that build did not write (a search index written into it
-    while it was live), to remove."""
+    """The spare as the next rebuild finds it: ``shared``, the files that are the live output's own
+    (hard links of them, untouched since they were made); ``strays``, what it holds that the build
+    before did not write (a search index written into it while it was live), to remove."""
 
-    names: frozenset[str]
     shared: frozenset[str]
     strays: tuple[str, ...]
 
@@ -323,7 +320,7 @@ def spare_files(spare: Path, previous: Previous) -> Spare | None:
             if ino != value[2]:
                 return None
             shared.append(rel)
-    return Spare(frozenset(previous.files), frozenset(shared), tuple(strays) + tuple(found))
+    return Spare(frozenset(shared), tuple(strays) + tuple(found))
 
 
 NOT_REMEMBERED = "no earlier build into this folder is remembered"
@@ -395,63 +392,38 @@ def remember_pages(cache: Path | None, out: Path, now: Inputs, records: list[lis
         pass
 
 
-# --- where the data files' items lie -----------------------------------------------------------------
+# --- what a build leaves for the next one: where the data files' items lie, the glossary's uses -----
 
-def _data_file(cache: Path, out: Path) -> Path:
-    return _state_file(cache, out).with_suffix(".data")
+# Kept beside a build's state file (``<state>.<kind>``), each for the build of one inputs key.
+_KEPT = ("data", "glossary")
 
 
-def remember_data(cache: Path | None, out: Path, key: str, layouts: dict) -> None:
-    """Keep where each paragraph's item lies in the data files this build wrote (``data.Layout``),
-    for the next build into ``out`` to copy the items of the records it did not change."""
+def _kept_file(cache: Path, out: Path, kind: str) -> Path:
+    return _state_file(cache, out).with_suffix("." + kind)
+
+
+def remember(cache: Path | None, out: Path, kind: str, key: str, value) -> None:
+    """Keep ``value`` of kind ``kind`` (one of ``_KEPT``) from the build of inputs ``key`` into
+    ``out``, for the next build there: where each paragraph's item lies in the data files
+    (``data.Layout`` by file, "data"), the paragraphs each glossary term is used in
+    (``pipeline.glossary_ids``, "glossary")."""
     if cache is None:
         return
     try:
-        _atomic_write(_data_file(cache, out), pickle.dumps({"key": key, "layouts": layouts}, protocol=5))
+        _atomic_write(_kept_file(cache, out, kind), pickle.dumps({"key": key, "value": value}, protocol=5))
     except OSError:
-        pass
+        pass  # a cache that cannot be written only makes the next build slower
 
 
-def data_layouts(cache: Path | None, out: Path, key: str) -> dict:
-    """What remember_data kept for the build of inputs ``key`` into ``out`` ({} when it is not known:
-    the data files are then made afresh)."""
-    if cache is None:
-        return {}
-    try:
-        kept = pickle.loads(_data_file(cache, out).read_bytes())
-        return kept["layouts"] if kept["key"] == key and isinstance(kept["layouts"], dict) else {}
-    except Exception:  # noqa: BLE001 - missing, cut short or from another version: make them afresh
-        return {}
-
-
-# --- where the glossary's terms are used -------------------------------------------------------------
-
-def _glossary_file(cache: Path, out: Path) -> Path:
-    return _state_file(cache, out).with_suffix(".glossary")
-
-
-def remember_glossary(cache: Path | None, out: Path, key: str, uses: dict[str, list[str]]) -> None:
-    """Keep the paragraphs each glossary term is used in (``pipeline.glossary_ids``), for the next
-    build into ``out`` to search only the records edited since."""
-    if cache is None:
-        return
-    try:
-        _atomic_write(_glossary_file(cache, out), pickle.dumps({"key": key, "uses": uses}, protocol=5))
-    except OSError:
-        pass
-
-
-def glossary_kept(cache: Path | None, out: Path, key: str) -> dict[str, list[str]] | None:
-    """What remember_glossary kept for the build of inputs ``key`` into ``out``, or None."""
+def kept(cache: Path | None, out: Path, kind: str, key: str):
+    """What ``remember`` kept of ``kind`` for the build of inputs ``key`` into ``out``; None when it
+    is not known (the next build then makes it afresh)."""
     if cache is None:
         return None
     try:
-        kept = pickle.loads(_glossary_file(cache, out).read_bytes())
-        uses = kept["uses"]
-        if kept["key"] != key or not isinstance(uses, dict):
-            return None
-        return uses
-    except Exception:  # noqa: BLE001 - missing, cut short or from another version: search every paragraph
+        found = pickle.loads(_kept_file(cache, out, kind).read_bytes())
+        return found["value"] if found["key"] == key else None
+    except Exception:  # noqa: BLE001 - missing, cut short or from another version: made afresh
         return None
 
 

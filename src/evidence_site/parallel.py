@@ -86,12 +86,7 @@ def _write(root: Path, rel: str, html) -> None:
     batch at a time, so a very large page never exists as one string (nor its UTF-8 as one buffer)."""
     target = root / rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        f = open(target, "xb")
-    except FileExistsError:  # a recycled folder's file may be the live site's too: never write into it
-        write.fresh(target)
-        f = open(target, "xb")
-    with f:
+    with write.create(target) as f:
         if isinstance(html, str):
             f.write(html.encode("utf-8"))
             return

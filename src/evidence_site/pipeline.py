@@ -357,8 +357,9 @@ def build(settings: Settings, log=print) -> float:
                                 glossary_reuse=glossary_reuse)
             del digests
             write.write_files(new, files)
-            if spare is not None:
-                trash += _drop_strays(new, settings.out, spare, files)
+            if spare is not None:  # what the spare holds that this build does not make
+                made = set(files.pages) | set(files) | {write.MARKER}
+                trash += write.tidy(new, settings.out, spare.strays, set(last.previous.files) - made)
             state = written = None
             if stale is not None and not settings.search:  # a search index adds files: read them all
                 kept = set(files.kept)
@@ -379,11 +380,8 @@ def build(settings: Settings, log=print) -> float:
             gc.unfreeze()
         # A rebuild that kept most pages keeps the output it replaced as the spare, for the next
         # rebuild to bring up to date instead of linking every page again; any other build leaves none.
-        # A spare still there now is not the one this build used (that one is the output): drop it.
-        trash += [f for f in (write.drop_spare(settings.out),) if f is not None]
-        kept_spare = retired is not None and state is not None and write.keep_spare(retired, settings.out)
-        if retired is not None and not kept_spare:
-            trash.append(retired)
+        kept_spare, moved = write.settle(retired, settings.out, keep=state is not None)
+        trash += moved
         # What is left to delete is deleted in a thread while the cache is written (both mostly wait
         # on the file system); both finish before the lock is released.
         cleaner = threading.Thread(target=_delete, args=(trash,)) if trash else None
@@ -394,9 +392,9 @@ def build(settings: Settings, log=print) -> float:
                                  written if kept_spare else None)
             if store is not None:
                 cache.remember_pages(store, settings.out, now, records, *_page_sets(site, records, files.entries))
-                cache.remember_data(store, settings.out, now.key, files.layouts)
+                cache.remember(store, settings.out, "data", now.key, files.layouts)
                 if files.glossary is not None and files.glossary.made is not None:
-                    cache.remember_glossary(store, settings.out, now.key, glossary_ids(files.glossary.made))
+                    cache.remember(store, settings.out, "glossary", now.key, glossary_ids(files.glossary.made))
         finally:
             if cleaner is not None:
                 cleaner.join()
@@ -414,33 +412,6 @@ def build(settings: Settings, log=print) -> float:
 def _delete(folders: list[Path]) -> None:
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _drop_strays(new: Path, out: Path, spare: cache.Spare, files: SiteFiles) -> list[Path]:
-    """Remove from a recycled spare what this build does not make: what was written into it while
-    it was live (a search index: its folders renamed away, returned for deleting later) and any page
-    the build no longer makes. Leaves the folder as a build into an empty one would."""
-    made = set(files.pages) | set(files) | {write.MARKER}
-    away: list[Path] = []
-    emptied: set[str] = set()
-    for rel in spare.strays:
-        path = new / rel
-        if path.is_dir():
-            away.append(write.retire(path, out))
-        else:
-            path.unlink()
-            emptied.add(os.path.dirname(rel))
-    for rel in spare.names - made:
-        (new / rel).unlink()
-        emptied.add(os.path.dirname(rel))
-    for folder in sorted(emptied, key=len, reverse=True):
-        while folder:
-            try:
-                os.rmdir(new / folder)
-            except OSError:
-                break  # not empty: a file the build made is in it
-            folder = os.path.dirname(folder)
-    return away
 
 
 def _record_files(site: Site, content: Path) -> list[list[str]]:
@@ -489,8 +460,8 @@ def _data_reuse(site: Site, records: list[list[str]], previous: cache.Previous, 
                 out: Path) -> data.Reuse | None:
     """For an incremental rebuild into ``out``: its data files, where they hold each paragraph's
     item, and the ids of the paragraphs of the records edited since; None when that is not known."""
-    layouts = cache.data_layouts(store, out, previous.key)
-    if not layouts:
+    layouts = cache.kept(store, out, "data", previous.key)
+    if not isinstance(layouts, dict) or not layouts:
         return None
     return data.Reuse({kind: out / "data" / f"evidence.{kind}" for kind in layouts}, layouts,
                       _edited_paragraphs(site, records, previous))
@@ -506,10 +477,10 @@ def _glossary_reuse(site: Site, records: list[list[str]], previous: cache.Previo
                     out: Path) -> tuple[dict[str, list[str]], frozenset[str]] | None:
     """For an incremental rebuild into ``out``: the glossary's uses in the last build and the ids of
     the paragraphs of the records edited since (``glossary_uses``); None when they are not known."""
-    kept = cache.glossary_kept(store, out, previous.key)
-    if kept is None:
+    uses = cache.kept(store, out, "glossary", previous.key)
+    if not isinstance(uses, dict):
         return None
-    return kept, _edited_paragraphs(site, records, previous)
+    return uses, _edited_paragraphs(site, records, previous)
 
 
 def _page_sets(site: Site, records: list[list[str]], entries) -> tuple[list, dict[str, int]]:

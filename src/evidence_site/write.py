@@ -12,7 +12,7 @@ brings it up to date (the few files either build wrote; ``cache.spare_files`` ch
 spare is as it was left) and swaps it in, so it neither links every page into an empty folder nor
 deletes the last output, which take most of a rebuild's time on a large site. Because files are
 shared between the spare and the live site, nothing here ever writes into an existing file: every
-write makes a new file, removing the old name first (``fresh``).
+write makes a new file, removing the old name first (``create``).
 
 Every folder this module deletes or replaces carries the marker file (or is a staging folder it
 named itself): a folder it did not build is never touched. The guarantee is against a build that
@@ -32,7 +32,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 MARKER = ".evidence-site"
 
@@ -55,10 +55,11 @@ def _ours(folder: Path) -> bool:
     return (folder / MARKER).is_file()
 
 
-def _retire(folder: Path, out: Path | None = None) -> Path:
-    """Rename a folder of ours to a staging name beside ``out`` (by default, the site ``folder`` is
-    the ``.old`` of), which the next run deletes if it is left behind, so deleting it can be cut
-    short without leaving a half-deleted ``out.old``."""
+def retire(folder: Path, out: Path | None = None) -> Path:
+    """Rename a folder of ours (an old output, a spare, a folder inside a build of ``out``) to a
+    staging name beside ``out`` (by default, the site ``folder`` is the ``.old`` of), which the next
+    run deletes if it is left behind, so deleting it can be cut short without leaving a half-deleted
+    folder. Returns the staging folder, for the caller to delete."""
     out = out if out is not None else folder.with_name(folder.name.removesuffix(".old"))
     trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
@@ -74,19 +75,6 @@ def spare(out: Path) -> Path:
     return out.with_name(f".{out.name}.spare")
 
 
-def drop_spare(out: Path) -> Path | None:
-    """Rename the spare away (to a staging name, returned for the caller to delete), if there is one
-    and it is ours: a build that cannot use it leaves none behind. Called after the swap, so it
-    never fails a build: a spare it cannot move is left for the next build."""
-    folder = spare(out)
-    try:
-        if folder.is_symlink() or not folder.is_dir() or not _ours(folder):
-            return None
-        return _retire(folder, out)
-    except OSError:
-        return None
-
-
 def recycle(out: Path) -> Path | None:
     """The spare, renamed to a fresh staging name (a build cut short leaves it for ``recover``);
     None if it cannot be moved (the build then starts from an empty folder)."""
@@ -99,36 +87,71 @@ def recycle(out: Path) -> Path | None:
     return new
 
 
-def keep_spare(retired: Path, out: Path) -> bool:
-    """Make the output ``swap(later=True)`` retired the spare; False (and nothing done) if the
-    spare's place is taken or the rename fails (the caller deletes it then)."""
-    if spare(out).exists() or spare(out).is_symlink():
-        return False
+def tidy(folder: Path, out: Path, strays, unwanted) -> list[Path]:
+    """Remove from a recycled spare (``folder``, a build of ``out``) the files and folders the build
+    does not make: ``strays``, written into it while it was live (a search index; its folders are
+    renamed away and returned, for the caller to delete), and the files ``unwanted`` (a page the
+    build no longer makes), with any folder they leave empty: as a build into an empty folder."""
+    away: list[Path] = []
+    emptied: set[str] = set()
+    for rel in strays:
+        path = folder / rel
+        if path.is_dir():
+            away.append(retire(path, out))
+        else:
+            path.unlink()
+            emptied.add(os.path.dirname(rel))
+    for rel in unwanted:
+        (folder / rel).unlink()
+        emptied.add(os.path.dirname(rel))
+    for rel in sorted(emptied, key=len, reverse=True):
+        while rel:
+            try:
+                os.rmdir(folder / rel)
+            except OSError:
+                break  # not empty: a file the build made is in it
+            rel = os.path.dirname(rel)
+    return away
+
+
+def settle(retired: Path | None, out: Path, keep: bool) -> tuple[bool, list[Path]]:
+    """After ``swap(later=True)``: with ``keep``, the output it retired becomes the spare. Returns
+    whether it did, and the folders renamed away for the caller to delete: any other spare (not the
+    one this build used, which is the output now) and the retired output if not kept. Never fails
+    the build, which is in place: a folder that cannot be moved is left for the next build."""
+    trash: list[Path] = []
+    folder = spare(out)
     try:
-        os.rename(retired / "old", spare(out))
+        if not folder.is_symlink() and folder.is_dir() and _ours(folder):
+            trash.append(retire(folder, out))
     except OSError:
-        return False
-    os.rmdir(retired)
-    return True
-
-
-def retire(folder: Path, out: Path) -> Path:
-    """Rename a folder inside a build of ``out`` away, to a staging name, for deleting later."""
-    return _retire(folder, out)
-
-
-def fresh(path) -> None:
-    """Make room for a new file at ``path``: remove the old one, never write into it (a file of a
-    recycled folder may be a hard link of the live site's)."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
         pass
+    if retired is None:
+        return False, trash
+    if keep and not (folder.exists() or folder.is_symlink()):
+        try:
+            os.rename(retired / "old", folder)
+        except OSError:
+            pass
+        else:
+            trash.append(retired)  # the staging folder it was in, empty now
+            return True, trash
+    return False, trash + [retired]
+
+
+def create(path, buffering: int = -1) -> BinaryIO:
+    """A new file at ``path``, open for writing. A file already there is removed first, never written
+    into: a file of a recycled spare may be a hard link of the live site's (``recycle``)."""
+    try:
+        return open(path, "xb", buffering=buffering)
+    except FileExistsError:
+        os.unlink(path)
+        return open(path, "xb", buffering=buffering)
 
 
 def _discard(folder: Path) -> None:
-    """Delete a folder of ours (renamed first: ``_retire``)."""
-    shutil.rmtree(_retire(folder), ignore_errors=True)
+    """Delete a folder of ours (renamed first: ``retire``)."""
+    shutil.rmtree(retire(folder), ignore_errors=True)
 
 
 def recover(out: Path) -> None:
@@ -234,16 +257,13 @@ class Spliced:
     def write_to(self, target: Path) -> None:
         src = os.open(self.source, os.O_RDONLY)
         try:
-            fresh(target)
-            dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            try:
+            with create(target, buffering=0) as out:
+                dst = out.fileno()
                 for part in self.parts:
                     if isinstance(part, str):
                         _write_all(dst, part.encode("utf-8"))
                     else:
                         _copy_range(src, dst, *part, self.source)
-            finally:
-                os.close(dst)
         finally:
             os.close(src)
 
@@ -295,18 +315,17 @@ def write_files(root: Path, files: dict[str, str | bytes | Spliced]) -> None:
         if isinstance(content, Spliced):
             content.write_to(target)
             continue
-        data = content.encode("utf-8") if isinstance(content, str) else content
-        fresh(target)
-        target.write_bytes(data)
-    fresh(root / MARKER)
-    (root / MARKER).write_text("built by evidence-site; safe to replace\n", encoding="utf-8")
+        with create(target) as f:
+            f.write(content.encode("utf-8") if isinstance(content, str) else content)
+    with create(root / MARKER) as f:
+        f.write(b"built by evidence-site; safe to replace\n")
 
 
 def link_files(src: Path, dst: Path, rels) -> int:
     """Put the files ``rels`` of ``src`` into ``dst`` as hard links (a file of the last build an
     incremental rebuild keeps as it is); a copy where the file system cannot link. Returns how many
     were copied; a file already at a name is replaced. Nothing ever writes into a linked file: every
-    write makes a new file (``fresh``)."""
+    write makes a new file (``create``)."""
     for rel in rels:
         safe_rel(rel)
     source = os.open(src, os.O_RDONLY | os.O_DIRECTORY)
@@ -335,8 +354,8 @@ def link_files(src: Path, dst: Path, rels) -> int:
             except OSError as exc:
                 if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
                     raise
-                fresh(os.path.join(dst, rel))
-                shutil.copyfile(os.path.join(src, rel), os.path.join(dst, rel))
+                with open(os.path.join(src, rel), "rb") as f, create(os.path.join(dst, rel)) as g:
+                    shutil.copyfileobj(f, g)
                 copied += 1
     finally:
         os.close(source)
@@ -401,6 +420,6 @@ def swap(new: Path, out: Path, later: bool = False) -> Path | None:
     os.rename(new, out)  # killed just before this: out.old and no out, which recover() undoes
     if old.exists():
         if later:
-            return _retire(old)
+            return retire(old)
         _discard(old)
     return None
