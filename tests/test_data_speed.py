@@ -103,7 +103,7 @@ def awkward(site: Site) -> Site:
 
     def change(p: Paragraph) -> Paragraph:
         i = next(n)
-        return replace(p, text=AWKWARD[i % len(AWKWARD)] + p.text * (i % 2),
+        return p._replace(text=AWKWARD[i % len(AWKWARD)] + p.text * (i % 2),
                        mentions=tuple(Mention(f"entity-{j}", AWKWARD[(i + j) % len(AWKWARD)]) for j in range(i % 3)),
                        joint_with=("gwent-police", "a-b")[: i % 3], page_end=(None, 0, p.page + 1)[i % 3],
                        number=(None, 0, 7, p.number)[i % 4])
@@ -131,8 +131,8 @@ def test_the_second_file_reuses_paragraph_urls_only_for_the_same_site_and_urls(r
 
 def test_a_paragraph_item_is_what_json_dumps_writes():
     base = Paragraph("p-1", "prose", 3, None, "text", (), (), "sub", "body", "q", 2)
-    cases = [base, replace(base, body=None, question=None, number=None), replace(base, page_end=4, joint_with=("x",)),
-             replace(base, mentions=(Mention("e", 'say "hi"\n'), Mention("f", "ŵ\u2028"))), replace(base, text="")]
+    cases = [base, base._replace(body=None, question=None, number=None), base._replace(page_end=4, joint_with=("x",)),
+             base._replace(mentions=(Mention("e", 'say "hi"\n'), Mention("f", "ŵ\u2028"))), base._replace(text="")]
     for p in cases:
         expected = {"id": p.id, "submission": p.submission, "body": p.body, "question": p.question, "page": p.page,
                     "kind": p.kind, "number": p.number, "text": p.text, "url": "/u/#x\"",
