@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import groupby
+from itertools import count, groupby
 
 from markupsafe import Markup
 
@@ -161,11 +161,14 @@ class _Index:
         self.bodies_of_force: dict[str, list[Body]] = {}
         for b in site.bodies:
             self.bodies_of_force.setdefault(b.force, []).append(b)
-        order = {pid: i for s in site.submissions for i, pid in enumerate(s.sequence)}
+        order: dict[str, int] = {}  # each paragraph's place in its submission
+        for s in site.submissions:
+            order.update(zip(s.sequence, count()))
         mentions: dict[str, list[Paragraph]] = {}
         for p in site.paragraph_by_id.values():
-            for entity in dict.fromkeys(m.entity for m in p.mentions):
-                mentions.setdefault(entity, []).append(p)
+            if p.mentions:  # a few paragraphs in ten: the others cost no look-up (a rebuild builds this)
+                for entity in dict.fromkeys(m.entity for m in p.mentions):
+                    mentions.setdefault(entity, []).append(p)
         for found in mentions.values():
             found.sort(key=lambda p: (p.submission, order.get(p.id, -1)))
         self.mentions = mentions
@@ -173,9 +176,10 @@ class _Index:
         joint: dict[tuple[str, str, str], list[Paragraph]] = {}
         for r in site.records:
             for p in r.paragraphs:
-                for body in dict.fromkeys(p.joint_with):
-                    if body != r.body:
-                        joint.setdefault((r.submission, body, r.question), []).append(p)
+                if p.joint_with:
+                    for body in dict.fromkeys(p.joint_with):
+                        if body != r.body:
+                            joint.setdefault((r.submission, body, r.question), []).append(p)
         self.joint = {key: tuple(ps) for key, ps in joint.items()}
         self.forces_of_submission: dict[str, list[tuple[Force, list[Body]]]] = {}
         self.answers_of_submission: dict[str, int] = {}
