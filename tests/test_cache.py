@@ -432,3 +432,83 @@ def test_the_cache_names_each_file_as_os_path_relpath_would(tmp_path, monkeypatc
         assert cache._output_state(Path(root)) == {rel: [st.st_size, st.st_mtime_ns, st.st_ino]
                                                    for rel, st in stats.items()}
         assert sorted(cache._file_hashes(Path(root))) == expected
+
+
+# --- the content files' hashes, kept with their size, times and inode -------------------------------
+
+def _hashing(monkeypatch) -> list[str]:
+    """The content files the build reads to hash its inputs, from now on."""
+    read: list[str] = []
+    real = cache._hash_file
+    monkeypatch.setattr(cache, "_hash_file", lambda path: read.append(path) or real(path))
+    return read
+
+
+def test_an_unchanged_file_is_not_read_again_to_hash_the_inputs(synthetic, tmp_path, monkeypatch):
+    """A rebuild hashes the inputs again to find what changed: the files whose size, times and
+    inode are as they were are not read (5,000 of them took a tenth of a second); the edited one is,
+    and the rebuild is a cold build's, byte for byte."""
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    store, out = tmp_path / "cache", tmp_path / "site"
+    files = len([f for f in content.rglob("*") if f.is_file()])
+    monkeypatch.setattr(cache, "RACY_NS", 0)  # the copies are new: trust their times at once
+    read = _hashing(monkeypatch)
+    fast_build(out, content, store, monkeypatch)
+    assert len(read) == files  # the first build reads every file
+    read.clear()
+    record = edit_record(content)
+    fast_build(out, content, store, monkeypatch)
+    assert [Path(f).resolve() for f in read] == [record.resolve()]
+    read.clear()
+    fast_build(out, content, store, monkeypatch)  # nothing changed: nothing read
+    assert read == []
+    assert_same_site(out, cold_build(tmp_path / "cold", content, monkeypatch))
+
+
+def test_an_edit_that_keeps_the_size_and_the_time_is_still_seen(synthetic, tmp_path, monkeypatch):
+    """An editor's tool that writes a file of the same length and sets its modification time back
+    (as `touch -r` or a sync can) still changes the file's change time: the edit is built."""
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    store, out = tmp_path / "cache", tmp_path / "site"
+    monkeypatch.setattr(cache, "RACY_NS", 0)
+    fast_build(out, content, store, monkeypatch)
+    record = sorted((content / "responses").rglob("*.yaml"))[3]
+    before = record.stat()
+    text = record.read_text()
+    first = text.index("    text: |-\n      ") + len("    text: |-\n      ")
+    changed = text[:first] + ("X" if text[first] != "X" else "Y") + text[first + 1:]
+    record.write_text(changed)
+    os.utime(record, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (record.stat().st_size, record.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    fast_build(out, content, store, monkeypatch)
+    assert_same_site(out, cold_build(tmp_path / "cold", content, monkeypatch))
+
+
+def test_a_file_hashed_just_after_it_changed_is_read_again(synthetic, tmp_path, monkeypatch):
+    """A file written in the same tick of the clock as it was hashed could be written again with its
+    times unchanged: a file changed within RACY_NS before it was hashed is read again next time."""
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    store, out = tmp_path / "cache", tmp_path / "site"
+    monkeypatch.setattr(cache, "RACY_NS", 3600 * 10**9)  # an hour: every file is "just changed"
+    read = _hashing(monkeypatch)
+    fast_build(out, content, store, monkeypatch)
+    files = len(read)
+    read.clear()
+    fast_build(out, content, store, monkeypatch)
+    assert len(read) == files
+
+
+def test_a_hashes_file_that_cannot_be_read_is_not_used(synthetic, tmp_path, monkeypatch):
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    store, out = tmp_path / "cache", tmp_path / "site"
+    monkeypatch.setattr(cache, "RACY_NS", 0)
+    fast_build(out, content, store, monkeypatch)
+    (kept,) = (store / "hashes").glob("*.pickle")
+    kept.write_bytes(kept.read_bytes()[: kept.stat().st_size // 2])
+    edit_record(content)
+    fast_build(out, content, store, monkeypatch)
+    assert_same_site(out, cold_build(tmp_path / "cold", content, monkeypatch))

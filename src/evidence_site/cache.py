@@ -17,6 +17,9 @@ never used:
   and shown path, in a file keyed by this code and the libraries; only files that loaded without a
   message. A rebuild parses the YAML and Markdown of the files edited since and checks across all
   files as ever. Written again only when it misses or holds more than a fiftieth of the files.
+- **Content files' hashes** (``hashes/<folder>.pickle``): each content file's hash with its size,
+  times and inode when it was hashed; a file whose size, times and inode are unchanged is not read
+  again to hash its inputs (``_file_hashes``).
 - **Compiled templates.** Jinja2's bytecode cache (keyed by each template's source).
 
 ``EVIDENCE_SITE_CACHE`` names another cache folder; ``off`` keeps no cache.
@@ -31,6 +34,7 @@ import os
 import pickle
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -111,15 +115,70 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _file_hashes(root: Path) -> dict[str, str]:
+# A file changed this close before its hash was taken may have changed again since within the same
+# tick of the file system's clock, leaving its size and times as they were: it is read again next time.
+RACY_NS = 2_000_000_000
+
+
+def _hash_file(path: str) -> str:
+    with open(path, "rb") as f:
+        return content_hash(f.read())
+
+
+def _hashes_file(cache: Path, content: Path) -> Path:
+    key = hashlib.blake2b(str(content.resolve()).encode(), digest_size=8).hexdigest()
+    return cache / "hashes" / f"{key}.pickle"
+
+
+def _file_hashes(root: Path, cache: Path | None = None) -> dict[str, str]:
+    """Each file's ``content_hash`` by its path relative to ``root``, in name order.
+
+    With ``cache``, a file whose size, modification and change times, inode and device are what
+    they were when it was last hashed is not read again, as ``make``, Git and Hugo tell a file
+    unchanged (the change time cannot be set back: any write moves it). A file hashed within
+    ``RACY_NS`` after its last change is read again all the same, as Git treats a "racily clean"
+    file, since a second write in the same tick of the clock would leave its times as they were."""
+    known: dict[str, tuple] = {}
+    file = _hashes_file(cache, root) if cache is not None else None
+    if file is not None:
+        try:
+            with open(file, "rb") as f:
+                saved = pickle.load(f)
+            if isinstance(saved, dict):
+                known = saved
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
+            pass
+    taken = time.time_ns() - RACY_NS  # a file last changed before this is not racy
     out: dict[str, str] = {}
+    seen: dict[str, tuple] = {}
+    read = 0
     for path, rel in _walk(root, ordered=True):
-        with open(path, "rb") as f:
-            out[rel.replace(os.sep, "/")] = content_hash(f.read())
+        rel = rel.replace(os.sep, "/")
+        st = os.stat(path)  # before reading: a write after it changes what the next build sees
+        stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+        old = known.get(rel)
+        if type(old) is tuple and len(old) == 3 and old[0] == stamp and old[2] is True:
+            hashed = old[1]
+        else:
+            hashed = _hash_file(path)
+            read += 1
+        out[rel] = hashed
+        seen[rel] = (stamp, hashed, st.st_ctime_ns < taken and st.st_mtime_ns < taken)
+    if file is not None and (read or seen.keys() != known.keys()):
+        try:
+            _atomic_write(file, pickle.dumps(seen, protocol=pickle.HIGHEST_PROTOCOL))
+            if not known:  # a content folder not seen before: keep the newest folders' hashes only
+                kept = sorted(file.parent.glob("*.pickle"), key=lambda f: f.stat().st_mtime, reverse=True)
+                for stale in kept[KEEP_BUILDS:]:
+                    stale.unlink()
+        except OSError:
+            pass  # a cache that cannot be written only makes the next build slower
     return out
 
 
-def inputs(content: Path, templates: Path, settings: dict) -> Inputs:
+def inputs(content: Path, templates: Path, settings: dict, cache: Path | None = None) -> Inputs:
+    """What a build is made from (``Inputs``); with ``cache``, the content files unchanged since
+    they were last hashed are not read again (``_file_hashes``)."""
     h = hashlib.blake2b(digest_size=20)
     h.update(code_key().encode())
     h.update(json.dumps(settings, sort_keys=True).encode())
@@ -128,7 +187,7 @@ def inputs(content: Path, templates: Path, settings: dict) -> Inputs:
     h.update(b"\0templates\0")
     _tree_hash(h, templates)
     frame = h.hexdigest()
-    files = _file_hashes(content) if content.is_dir() else {}
+    files = _file_hashes(content, cache) if content.is_dir() else {}
     k = hashlib.blake2b(frame.encode(), digest_size=20)
     for rel, digest in files.items():
         k.update(rel.encode() + b"\0" + digest.encode() + b"\0")

@@ -130,11 +130,15 @@ def glossary_uses(site: Site, reuse: tuple[dict[str, list[str]], frozenset[str]]
     the records edited since, for an incremental rebuild: only those paragraphs are searched (no
     other paragraph's text, nor the glossary, can have changed); the result is the same."""
     from bisect import bisect_right
+    from itertools import count
 
     from . import markdown
 
-    order = {pid: i for s in site.submissions for i, pid in enumerate((p.id for p in s.introduction))}
-    order.update({pid: 1000 + i for s in site.submissions for i, pid in enumerate(s.sequence)})
+    order: dict[str, int] = {}  # a paragraph's rank in its submission: introduction, then the answers
+    for s in site.submissions:
+        order.update(zip((p.id for p in s.introduction), count()))
+    for s in site.submissions:
+        order.update(zip(s.sequence, count(1000)))
     terms = [a.term for a in site.acronyms]
     if reuse is not None and set(reuse[0]) != set(terms):
         reuse = None
@@ -154,7 +158,7 @@ def glossary_uses(site: Site, reuse: tuple[dict[str, list[str]], frozenset[str]]
     starts.append(at)
     # Reading order; paragraphs of equal rank (two submissions' n-th) in the model's order, as a
     # stable sort of every paragraph would leave them.
-    position = {pid: i for i, pid in enumerate(by_id)} if reuse is not None else None
+    position = dict(zip(by_id, count())) if reuse is not None else None
     uses: dict[str, list] = {}
     for term in terms:
         pat = markdown.acronym_pattern([term])  # the term as a word, as the pages expand it
@@ -310,7 +314,7 @@ def build(settings: Settings, log=print) -> float:
         store = cache.cache_dir(settings.templates)
         now = cache.inputs(settings.content, settings.templates, {
             "base_url": normalise_base(settings.base_url), "site_url": settings.site_url,
-            "search": settings.search, "out": str(settings.out.resolve())})
+            "search": settings.search, "out": str(settings.out.resolve())}, store)
         last = cache.last_build(store, settings.out, now)
         if last.pages is not None:
             elapsed = time.perf_counter() - start
