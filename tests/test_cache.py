@@ -512,3 +512,23 @@ def test_a_hashes_file_that_cannot_be_read_is_not_used(synthetic, tmp_path, monk
     edit_record(content)
     fast_build(out, content, store, monkeypatch)
     assert_same_site(out, cold_build(tmp_path / "cold", content, monkeypatch))
+
+
+def test_the_libraries_versions_in_the_cache_key_are_those_installed(tmp_path, monkeypatch):
+    """The cache's key names each library's version as importlib.metadata finds it, read from the
+    dist-info folders' names; a library installed again at another version (earlier on the path)
+    changes the key, so nothing kept by the old one is used."""
+    import importlib.metadata
+
+    def found(name: str) -> str:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "none"
+
+    assert cache._versions() == ";".join(f"{name}={found(name)}" for name in cache._PACKAGES)
+    before = cache.code_key()
+    (tmp_path / "Jinja2-99.0.1.dist-info").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "jinja2=99.0.1;" in cache._versions()
+    assert cache.code_key() != before

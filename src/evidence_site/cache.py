@@ -28,10 +28,10 @@ never used:
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import os
 import pickle
+import re
 import sys
 import tempfile
 import time
@@ -52,14 +52,28 @@ def cache_dir(templates: Path) -> Path | None:
     return templates.resolve().parent / ".build-cache"
 
 
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
 def _versions() -> str:
-    out = []
-    for name in _PACKAGES:
+    """Each of ``_PACKAGES`` with the version installed, as ``importlib.metadata.version`` finds it
+    (the first ``<name>-<version>.dist-info`` folder on ``sys.path``), read from the folders' names:
+    importing importlib.metadata took 15 ms of every command."""
+    wanted = {_normal(name): name for name in _PACKAGES}
+    found: dict[str, str] = {}
+    for folder in sys.path:
         try:
-            out.append(f"{name}={importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            out.append(f"{name}=none")
-    return ";".join(out)
+            names = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for entry in names:
+            if entry.endswith(".dist-info") and "-" in entry:
+                dist, version = entry[: -len(".dist-info")].split("-", 1)
+                key = _normal(dist)
+                if key in wanted and key not in found:
+                    found[key] = version
+    return ";".join(f"{name}={found.get(_normal(name), 'none')}" for name in _PACKAGES)
 
 
 def code_key() -> str:
