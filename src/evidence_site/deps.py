@@ -51,22 +51,24 @@ class _Index:
         joint: dict[tuple[str, str, str], set[str]] = {}  # (submission, body, question) -> owners
         joint_bodies: dict[str, set[str]] = {}  # body -> records holding a statement made with it
         by_entity: dict[str, set[str]] = {}
-        record_of: dict[str, str] = {}  # paragraph id -> its record file
         for r in records:
             by_sub.setdefault(r.submission, set()).add(r.path)
             by_question.setdefault(r.question, set()).add(r.path)
             by_body.setdefault(r.body, set()).add(r.path)
             for p in r.paragraphs:
-                record_of[p.id] = r.path
-                for b in p.joint_with:
-                    joint.setdefault((r.submission, b, r.question), set()).add(r.path)
-                    joint_bodies.setdefault(b, set()).add(r.path)
-                for m in p.mentions:
-                    by_entity.setdefault(m.entity, set()).add(r.path)
+                if p.joint_with:  # most paragraphs have neither: no loop set up for them
+                    for b in p.joint_with:
+                        joint.setdefault((r.submission, b, r.question), set()).add(r.path)
+                        joint_bodies.setdefault(b, set()).add(r.path)
+                if p.mentions:
+                    for m in p.mentions:
+                        by_entity.setdefault(m.entity, set()).add(r.path)
         for e in site.entities:
             for pid in e.sources:
-                if pid in record_of:  # an introduction's paragraph lives in its submission's file
-                    by_entity.setdefault(e.id, set()).add(record_of[pid])
+                p = site.paragraph_by_id.get(pid)
+                if p is not None and p.body is not None:  # an introduction's paragraph is in its submission's file
+                    record = site.record_by_key[(p.submission, p.body, p.question)]
+                    by_entity.setdefault(e.id, set()).add(record.path)
         by_force: dict[str, set[str]] = {}
         for b in site.bodies:
             found = by_force.setdefault(b.force, set())

@@ -129,16 +129,11 @@ def glossary_uses(site: Site, reuse: tuple[dict[str, list[str]], frozenset[str]]
     ``reuse``: the last build's uses (term -> paragraph ids, ``glossary_ids``) and the paragraphs of
     the records edited since, for an incremental rebuild: only those paragraphs are searched (no
     other paragraph's text, nor the glossary, can have changed); the result is the same."""
-    from bisect import bisect_right
+    from bisect import bisect_right, insort
     from itertools import count
 
     from . import markdown
 
-    order: dict[str, int] = {}  # a paragraph's rank in its submission: introduction, then the answers
-    for s in site.submissions:
-        order.update(zip((p.id for p in s.introduction), count()))
-    for s in site.submissions:
-        order.update(zip(s.sequence, count(1000)))
     terms = [a.term for a in site.acronyms]
     if reuse is not None and set(reuse[0]) != set(terms):
         reuse = None
@@ -156,9 +151,17 @@ def glossary_uses(site: Site, reuse: tuple[dict[str, list[str]], frozenset[str]]
         at += len(plain) + 1
     joined = "\0".join(words)
     starts.append(at)
-    # Reading order; paragraphs of equal rank (two submissions' n-th) in the model's order, as a
-    # stable sort of every paragraph would leave them.
-    position = dict(zip(by_id, count())) if reuse is not None else None
+    # Reading order: a paragraph's place in its submission (its introduction, then its answers'
+    # sequence); paragraphs at the same place in two submissions in the model's order (``by_id``:
+    # every introduction, then the records, both in submission order), as a stable sort leaves them.
+    if reuse is None:
+        order: dict[str, int] = {}
+        for s in site.submissions:
+            order.update(zip((p.id for p in s.introduction), count()))
+        for s in site.submissions:
+            order.update(zip(s.sequence, count(1000)))
+    else:
+        key = _reading_order_key(site)
     uses: dict[str, list] = {}
     for term in terms:
         pat = markdown.acronym_pattern([term])  # the term as a word, as the pages expand it
@@ -171,10 +174,33 @@ def glossary_uses(site: Site, reuse: tuple[dict[str, list[str]], frozenset[str]]
         if reuse is None:
             uses[term] = sorted(hits, key=lambda p: order.get(p.id, 0))
         else:
+            # The last build's uses in the paragraphs not edited are in reading order still: only
+            # record files were edited, so every submission's order, and the model's, is as it was.
             edited = reuse[1]
-            hits += [by_id[pid] for pid in reuse[0][term] if pid not in edited and pid in by_id]
-            uses[term] = sorted(hits, key=lambda p: (order.get(p.id, 0), position[p.id]))
+            found = [by_id[pid] for pid in reuse[0][term] if pid not in edited and pid in by_id]
+            for p in hits:
+                insort(found, p, key=key)
+            uses[term] = found
     return uses
+
+
+def _reading_order_key(site: Site):
+    """The place of a paragraph in ``glossary_uses``'s reading order, worked out for the paragraphs
+    asked about only: (place in its submission, introduction first, the submission's place)."""
+    from itertools import count
+
+    rank = {s.id: i for i, s in enumerate(site.submissions)}
+    places: dict[str, dict[str, int]] = {}
+
+    def key(p) -> tuple[int, bool, int]:
+        place = places.get(p.submission)
+        if place is None:
+            sub = site.submission_by_id[p.submission]
+            place = places[p.submission] = {q.id: i for i, q in enumerate(sub.introduction)}
+            place.update(zip(sub.sequence, count(1000)))
+        return place.get(p.id, 0), p.body is not None, rank[p.submission]
+
+    return key
 
 
 def glossary_ids(uses: dict[str, list]) -> dict[str, list[str]]:
