@@ -532,3 +532,67 @@ def test_the_libraries_versions_in_the_cache_key_are_those_installed(tmp_path, m
     monkeypatch.syspath_prepend(str(tmp_path))
     assert "jinja2=99.0.1;" in cache._versions()
     assert cache.code_key() != before
+
+
+# --- the listings a rebuild checks, read by a helper while the content loads ------------------------
+
+def test_a_helper_reads_the_listings_as_this_process_would(synthetic, tmp_path, monkeypatch):
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    store, out = tmp_path / "cache", tmp_path / "site"
+    fast_build(out, content, store, monkeypatch)
+    edit_record(content)
+    fast_build(out, content, store, monkeypatch)  # a rebuild: it keeps a spare
+    spare = out.with_name(f".{out.name}.spare")
+    saved = cache.saved_state(store, out)
+    assert saved is not None and isinstance(saved.get("spare"), list)
+    monkeypatch.setattr(cache, "_may_fork", lambda: True)
+    walks = cache.Walks(out, spare, saved).start()
+    assert walks._pid  # a helper runs
+    assert walks.output() == cache._output_state(out)
+    assert walks.spare() == cache._inodes(spare, cache._folders(saved["files"]))
+    assert walks._pid == 0  # reaped once its listings were taken
+
+
+def test_a_helper_that_dies_leaves_the_listings_to_this_process(synthetic, tmp_path, monkeypatch):
+    """A helper killed or failing sends nothing usable: this process reads the folders itself, with
+    the same result, and no helper is left behind."""
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    store, out = tmp_path / "cache", tmp_path / "site"
+    fast_build(out, content, store, monkeypatch)
+    saved = cache.saved_state(store, out)
+    parent = os.getpid()
+    walk = cache.Walks._walk
+
+    def dying(self):
+        if os.getpid() != parent:
+            os._exit(3)
+        return walk(self)
+
+    monkeypatch.setattr(cache, "_may_fork", lambda: True)
+    monkeypatch.setattr(cache.Walks, "_walk", dying)
+    walks = cache.Walks(out, None, saved).start()
+    pid = walks._pid
+    assert pid
+    assert walks.output() == cache._output_state(out)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped already
+
+
+def test_a_touched_output_is_seen_by_the_helper(synthetic, tmp_path, monkeypatch):
+    """A page changed by hand after a build: the rebuild after an edit builds every page, whether
+    the listings were read by a helper or here, and equals a cold build."""
+    for helper in (True, False):
+        monkeypatch.setattr(cache, "_may_fork", lambda: helper)
+        content = tmp_path / f"content-{helper}"
+        shutil.copytree(synthetic, content)
+        store, out = tmp_path / f"cache-{helper}", tmp_path / f"site-{helper}"
+        fast_build(out, content, store, monkeypatch)
+        page = next(out.glob("forces/*/index.html"))
+        page.write_text(page.read_text(encoding="utf-8") + "<!-- touched -->", encoding="utf-8")
+        edit_record(content)
+        logs: list = []
+        fast_build(out, content, store, monkeypatch, logs)
+        assert "the output folder was changed since the last build" in logs[-1], logs
+        assert_same_site(out, cold_build(tmp_path / f"cold-{helper}", content, monkeypatch))

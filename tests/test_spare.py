@@ -23,7 +23,7 @@ from conftest import CONTENT, ROOT
 from test_cache import assert_same_site, tree
 from test_incremental import BUILT, REBUILT, Workspace, append_to_text, edit_paragraph
 
-from evidence_site import pipeline, write
+from evidence_site import cache, pipeline, write
 
 
 class Editor:
@@ -55,16 +55,30 @@ def leftovers(out: Path) -> list[str]:
     return sorted(p.name for p in out.parent.iterdir() if p.name.startswith((f".{out.name}.build-", f"{out.name}.old")))
 
 
-@pytest.fixture()
-def ws(tmp_path, monkeypatch) -> Workspace:
-    """The real content built once, then rebuilt after an edit: a spare is kept."""
+@pytest.fixture(params=["listings read by a helper", "listings read here"])
+def ws(request, tmp_path, monkeypatch) -> Workspace:
+    """The real content built once, then rebuilt after an edit: a spare is kept. Each test runs
+    twice: with the output's and the spare's listings read by a forked helper while the content
+    loads (as a rebuild from the command line does), and read in this process (as in ``serve``)."""
+    helper = request.param == "listings read by a helper"
+    monkeypatch.setattr(cache, "_may_fork", lambda: helper)
+    started = cache.Walks.start
+
+    def start(self):
+        started(self)
+        ws.helpers.append(bool(self._pid))
+        return self
+
+    monkeypatch.setattr(cache.Walks, "start", start)
     ws = Workspace(tmp_path, CONTENT)
+    ws.helpers = []  # type: ignore[attr-defined]
     assert BUILT.match(ws.build(monkeypatch))
     assert not write.spare(ws.out).exists(), "a full build keeps no spare"
     ws.editor = Editor(ws)  # type: ignore[attr-defined]
     ws.editor.edit()
     assert REBUILT.match(ws.build(monkeypatch))
     assert (write.spare(ws.out) / write.MARKER).is_file(), "a rebuild keeps the output it replaced as the spare"
+    assert ws.helpers == [helper], "the rebuild (and only it: the first build has no listing to check) reads them"
     return ws
 
 

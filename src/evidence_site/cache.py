@@ -239,6 +239,105 @@ def _output_state(out: Path) -> dict[str, list[int]]:
     return state
 
 
+def _may_fork() -> bool:
+    """A fork copies every thread's locks but only this thread: fork only a single-threaded process."""
+    import threading  # noqa: PLC0415
+
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+class Walks:
+    """The listings a rebuild checks before it may keep pages: the output folder's state
+    (``_output_state``) and, for a rebuild without search, the spare's inodes (``_inodes``). Both are
+    mostly waiting on the file system (13,000 folders at N = 5,000), so a forked helper reads them
+    on the other core while this process loads the content; the results are the same as reading
+    them here, which is done instead when no helper can be forked (another thread runs: ``serve``)
+    or it fails."""
+
+    _FAILED = "failed"
+
+    def __init__(self, out: Path, spare: Path | None, saved: dict) -> None:
+        self.out = out
+        self.spare_folder = spare
+        self.folders = _folders(saved["files"]) if spare is not None and isinstance(saved.get("spare"), list) else None
+        self._pid = 0
+        self._read = -1
+        self._result: tuple | None = None
+
+    def _walk(self) -> tuple:
+        def attempt(walk, *args):
+            try:
+                return walk(*args)
+            except OSError:
+                return self._FAILED
+
+        spare = attempt(_inodes, self.spare_folder, self.folders) if self.folders is not None else self._FAILED
+        return attempt(_output_state, self.out), spare
+
+    def start(self) -> Walks:
+        if not _may_fork():
+            return self  # read here when asked
+        read, write = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            return self
+        if pid == 0:  # pragma: no cover - the helper, which never returns
+            try:
+                os.close(read)
+                data = pickle.dumps(self._walk(), protocol=pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(write, "wb") as f:
+                    f.write(data)
+                os._exit(0)
+            finally:
+                os._exit(1)
+        os.close(write)
+        self._pid, self._read = pid, read
+        return self
+
+    def _results(self) -> tuple:
+        if self._result is None:
+            got = None
+            if self._pid:
+                try:
+                    with os.fdopen(self._read, "rb") as f:
+                        data = f.read()
+                    self._read = -1
+                    if os.waitpid(self._pid, 0)[1] == 0:
+                        got = pickle.loads(data)
+                except (OSError, EOFError, pickle.UnpicklingError):
+                    got = None
+                self.close()
+            self._result = got if isinstance(got, tuple) and len(got) == 2 else self._walk()
+        return self._result
+
+    def output(self) -> dict[str, list[int]]:
+        """``_output_state`` of the output folder (raises OSError as it would)."""
+        state = self._results()[0]
+        return _output_state(self.out) if state == self._FAILED else state
+
+    def spare(self):
+        """``_inodes`` of the spare, for the folders of the files the last build left."""
+        found = self._results()[1]
+        if found == self._FAILED:
+            return _inodes(self.spare_folder, self.folders if self.folders is not None else set())
+        return found
+
+    def close(self) -> None:
+        """Stop waiting for the helper: its pipe closed (so a helper still writing ends), reaped."""
+        if self._read >= 0:
+            os.close(self._read)
+            self._read = -1
+        if self._pid:
+            try:
+                os.waitpid(self._pid, 0)
+            except OSError:
+                pass
+            self._pid = 0
+
+
 def _state_file(cache: Path, out: Path) -> Path:
     key = hashlib.blake2b(str(out.resolve()).encode(), digest_size=8).hexdigest()
     return cache / "builds" / f"{key}.json"
@@ -364,21 +463,27 @@ class Spare:
     strays: tuple[str, ...]
 
 
-def spare_files(spare: Path, previous: Previous) -> Spare | None:
+def _folders(files) -> set[str]:
+    """Every folder holding one of ``files`` (relative paths), and the folders above them."""
+    folders = {os.path.dirname(rel) for rel in files}
+    for folder in list(folders):
+        while folder and (folder := os.path.dirname(folder)) not in folders:
+            folders.add(folder)
+    return folders
+
+
+def spare_files(spare: Path, previous: Previous, walks: Walks | None = None) -> Spare | None:
     """The spare (``write.spare``) as the build before left it, or None when it cannot be used: no
     spare was kept, or it lacks a file or holds one that is not the one that build left there.
+    ``walks``: the spare's listing, read while the content loaded (``Walks``).
 
     The spare is the output before the last build: every file that build wrote (``previous.spare``)
     is the spare's own, and every other one must be the same file (inode) as the live output's,
     whose size and time ``last_build`` has checked."""
     if previous.spare is None or spare.is_symlink() or not spare.is_dir():
         return None
-    folders = {os.path.dirname(rel) for rel in previous.files}
-    for folder in list(folders):
-        while folder and (folder := os.path.dirname(folder)) not in folders:
-            folders.add(folder)
     try:
-        walked = _inodes(spare, folders)
+        walked = walks.spare() if walks is not None else _inodes(spare, _folders(previous.files))
     except OSError:
         return None
     if walked is None:
@@ -406,24 +511,38 @@ class LastBuild:
     why: str = ""  # otherwise, why every page is built again
 
 
-def last_build(cache: Path | None, out: Path, now: Inputs) -> LastBuild:
+def saved_state(cache: Path | None, out: Path) -> dict | None:
+    """What the last build into ``out`` left of its output (``remember_build``), or None."""
+    if cache is None:
+        return None
+    try:
+        saved = json.loads(_state_file(cache, out).read_text())
+        if not isinstance(saved, dict) or not isinstance(saved["files"], dict):
+            raise ValueError
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return saved
+
+
+def last_build(cache: Path | None, out: Path, now: Inputs, saved: dict | None = None,
+               walks: Walks | None = None) -> LastBuild:
     """What the last build into ``out`` tells this one: nothing to build (the inputs hash the same and
     the output is untouched), or what an incremental rebuild needs (only record files were edited
     since, and every file that build wrote is still as it left it; files added since, such as a
-    search index written into the folder afterwards, are not carried over), or why neither."""
+    search index written into the folder afterwards, are not carried over), or why neither.
+    ``saved``: ``saved_state``, when read already; ``walks``: the output's listing, read while the
+    content loaded."""
     if cache is None:
         return LastBuild(why="no cache")
-    try:
-        saved = json.loads(_state_file(cache, out).read_text())
-        files = saved["files"]
-        if not isinstance(files, dict):
-            raise ValueError
-    except (OSError, ValueError, KeyError, TypeError):
+    if saved is None:
+        saved = saved_state(cache, out)
+    if saved is None:
         return LastBuild(why=NOT_REMEMBERED)
+    files = saved["files"]
     if not out.is_dir():
         return LastBuild(why="the output folder is missing")
     try:
-        state = _output_state(out)
+        state = walks.output() if walks is not None else _output_state(out)
     except OSError:
         return LastBuild(why="the output folder could not be read")
     if saved.get("key") == now.key and state == files:

@@ -341,11 +341,18 @@ def build(settings: Settings, log=print) -> float:
         now = cache.inputs(settings.content, settings.templates, {
             "base_url": normalise_base(settings.base_url), "site_url": settings.site_url,
             "search": settings.search, "out": str(settings.out.resolve())}, store)
-        last = cache.last_build(store, settings.out, now)
-        if last.pages is not None:
-            elapsed = time.perf_counter() - start
-            log(f"{settings.out} is up to date ({last.pages} pages): nothing changed since it was built ({elapsed:.2f}s)")
-            return elapsed
+        saved = cache.saved_state(store, settings.out)
+        walks = last = None
+        if saved is not None and saved.get("key") != now.key:
+            # Something changed: the output's and the spare's listings, which tell whether pages may
+            # be kept, are read on the other core while the content loads (cache.Walks).
+            walks = cache.Walks(settings.out, None if settings.search else write.spare(settings.out), saved).start()
+        else:
+            last = cache.last_build(store, settings.out, now, saved)
+            if last.pages is not None:
+                elapsed = time.perf_counter() - start
+                log(f"{settings.out} is up to date ({last.pages} pages): nothing changed since it was built ({elapsed:.2f}s)")
+                return elapsed
         digests = cache.Digests(store) if store is not None else None
         # Loading makes millions of objects and no garbage cycles: the cyclic collector would walk
         # them all again and again (a quarter of the loading time). After loading, the model is
@@ -356,11 +363,15 @@ def build(settings: Settings, log=print) -> float:
             # With the hashes taken before reading (above), a file edited since is loaded as it was
             # hashed or as it is now: either way the next build sees the edit and builds again.
             site = load_site(settings.content, settings.site_url, digests, now.content)
+            if last is None:
+                last = cache.last_build(store, settings.out, now, saved, walks)
         except ContentErrors:
             if digests is not None:
                 digests.save()  # the files that loaded well are not parsed again once the others are fixed
             raise
         finally:
+            if walks is not None:
+                walks.close()  # the helper reaped; what it read is kept (or read here if asked)
             if collecting:
                 gc.enable()
         if digests is not None and not digests.worth_saving():
@@ -375,7 +386,7 @@ def build(settings: Settings, log=print) -> float:
             glossary_reuse = _glossary_reuse(site, records, last.previous, store, settings.out) \
                 if stale is not None else None
             # A rebuild without search starts from the spare when it is as the build before left it.
-            spare = cache.spare_files(write.spare(settings.out), last.previous) \
+            spare = cache.spare_files(write.spare(settings.out), last.previous, walks) \
                 if stale is not None and not settings.search else None
             new = write.recycle(settings.out) if spare is not None else None
             if new is None:
