@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from conftest import CONTENT, ROOT, TEMPLATES, build_site
 
 from evidence_site import cache, markdown, parallel, pipeline, render, views
+from evidence_site import helper as helper_mod
 
 sys.path.insert(0, str(ROOT / "bench"))
 import corpus as bench_corpus  # noqa: E402
@@ -546,12 +547,12 @@ def test_a_helper_reads_the_listings_as_this_process_would(synthetic, tmp_path, 
     spare = out.with_name(f".{out.name}.spare")
     saved = cache.saved_state(store, out)
     assert saved is not None and isinstance(saved.get("spare"), list)
-    monkeypatch.setattr(cache, "_may_fork", lambda: True)
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
     walks = cache.Walks(out, spare, saved).start()
-    assert walks._pid  # a helper runs
+    assert walks.helper.pid  # a helper runs
     assert walks.output() == cache._output_state(out)
     assert walks.spare() == cache._inodes(spare, cache._folders(saved["files"]))
-    assert walks._pid == 0  # reaped once its listings were taken
+    assert walks.helper.pid == 0  # reaped once its listings were taken
 
 
 def test_a_helper_that_dies_leaves_the_listings_to_this_process(synthetic, tmp_path, monkeypatch):
@@ -570,10 +571,10 @@ def test_a_helper_that_dies_leaves_the_listings_to_this_process(synthetic, tmp_p
             os._exit(3)
         return walk(self)
 
-    monkeypatch.setattr(cache, "_may_fork", lambda: True)
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
     monkeypatch.setattr(cache.Walks, "_walk", dying)
     walks = cache.Walks(out, None, saved).start()
-    pid = walks._pid
+    pid = walks.helper.pid
     assert pid
     assert walks.output() == cache._output_state(out)
     with pytest.raises(ChildProcessError):
@@ -584,7 +585,7 @@ def test_a_touched_output_is_seen_by_the_helper(synthetic, tmp_path, monkeypatch
     """A page changed by hand after a build: the rebuild after an edit builds every page, whether
     the listings were read by a helper or here, and equals a cold build."""
     for helper in (True, False):
-        monkeypatch.setattr(cache, "_may_fork", lambda: helper)
+        monkeypatch.setattr(helper_mod, "may_fork", lambda: helper)
         content = tmp_path / f"content-{helper}"
         shutil.copytree(synthetic, content)
         store, out = tmp_path / f"cache-{helper}", tmp_path / f"site-{helper}"

@@ -24,6 +24,7 @@ from test_cache import assert_same_site, tree
 from test_incremental import BUILT, REBUILT, Workspace, append_to_text, edit_paragraph
 
 from evidence_site import cache, pipeline, write
+from evidence_site import helper as helper_mod
 
 
 class Editor:
@@ -61,12 +62,12 @@ def ws(request, tmp_path, monkeypatch) -> Workspace:
     twice: with the output's and the spare's listings read by a forked helper while the content
     loads (as a rebuild from the command line does), and read in this process (as in ``serve``)."""
     helper = request.param == "listings read by a helper"
-    monkeypatch.setattr(cache, "_may_fork", lambda: helper)
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: helper)
     started = cache.Walks.start
 
     def start(self):
         started(self)
-        ws.helpers.append(bool(self._pid))
+        ws.helpers.append(bool(self.helper.pid))
         return self
 
     monkeypatch.setattr(cache.Walks, "start", start)

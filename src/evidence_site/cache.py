@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from .helper import Helper
+
 
 CACHE_ENV = "EVIDENCE_SITE_CACHE"
 KEEP_BUILDS = 64  # output folders whose last build is remembered
@@ -239,20 +241,12 @@ def _output_state(out: Path) -> dict[str, list[int]]:
     return state
 
 
-def _may_fork() -> bool:
-    """A fork copies every thread's locks but only this thread: fork only a single-threaded process."""
-    import threading  # noqa: PLC0415
-
-    return hasattr(os, "fork") and threading.active_count() == 1
-
-
 class Walks:
     """The listings a rebuild checks before it may keep pages: the output folder's state
     (``_output_state``) and, for a rebuild without search, the spare's inodes (``_inodes``). Both are
-    mostly waiting on the file system (13,000 folders at N = 5,000), so a forked helper reads them
-    on the other core while this process loads the content; the results are the same as reading
-    them here, which is done instead when no helper can be forked (another thread runs: ``serve``)
-    or it fails."""
+    mostly waiting on the file system (13,000 folders at N = 5,000), so a helper reads them on the
+    other core while this process loads the content (``helper.Helper``: read here instead when no
+    helper can run), with the same results."""
 
     _FAILED = "failed"
 
@@ -260,9 +254,7 @@ class Walks:
         self.out = out
         self.spare_folder = spare
         self.folders = _folders(saved["files"]) if spare is not None and isinstance(saved.get("spare"), list) else None
-        self._pid = 0
-        self._read = -1
-        self._result: tuple | None = None
+        self.helper = Helper(self._walk)
 
     def _walk(self) -> tuple:
         def attempt(walk, *args):
@@ -275,67 +267,23 @@ class Walks:
         return attempt(_output_state, self.out), spare
 
     def start(self) -> Walks:
-        if not _may_fork():
-            return self  # read here when asked
-        read, write = os.pipe()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read)
-            os.close(write)
-            return self
-        if pid == 0:  # pragma: no cover - the helper, which never returns
-            try:
-                os.close(read)
-                data = pickle.dumps(self._walk(), protocol=pickle.HIGHEST_PROTOCOL)
-                with os.fdopen(write, "wb") as f:
-                    f.write(data)
-                os._exit(0)
-            finally:
-                os._exit(1)
-        os.close(write)
-        self._pid, self._read = pid, read
+        self.helper.start()
         return self
-
-    def _results(self) -> tuple:
-        if self._result is None:
-            got = None
-            if self._pid:
-                try:
-                    with os.fdopen(self._read, "rb") as f:
-                        data = f.read()
-                    self._read = -1
-                    if os.waitpid(self._pid, 0)[1] == 0:
-                        got = pickle.loads(data)
-                except (OSError, EOFError, pickle.UnpicklingError):
-                    got = None
-                self.close()
-            self._result = got if isinstance(got, tuple) and len(got) == 2 else self._walk()
-        return self._result
 
     def output(self) -> dict[str, list[int]]:
         """``_output_state`` of the output folder (raises OSError as it would)."""
-        state = self._results()[0]
+        state = self.helper.result()[0]
         return _output_state(self.out) if state == self._FAILED else state
 
     def spare(self):
         """``_inodes`` of the spare, for the folders of the files the last build left."""
-        found = self._results()[1]
+        found = self.helper.result()[1]
         if found == self._FAILED:
             return _inodes(self.spare_folder, self.folders if self.folders is not None else set())
         return found
 
     def close(self) -> None:
-        """Stop waiting for the helper: its pipe closed (so a helper still writing ends), reaped."""
-        if self._read >= 0:
-            os.close(self._read)
-            self._read = -1
-        if self._pid:
-            try:
-                os.waitpid(self._pid, 0)
-            except OSError:
-                pass
-            self._pid = 0
+        self.helper.close()
 
 
 def _state_file(cache: Path, out: Path) -> Path:
