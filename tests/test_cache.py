@@ -597,3 +597,26 @@ def test_a_touched_output_is_seen_by_the_helper(synthetic, tmp_path, monkeypatch
         fast_build(out, content, store, monkeypatch, logs)
         assert "the output folder was changed since the last build" in logs[-1], logs
         assert_same_site(out, cold_build(tmp_path / f"cold-{helper}", content, monkeypatch))
+
+
+def test_the_files_hashed_as_inputs_are_the_content_files_a_walk_finds(tmp_path):
+    """A build loads the YAML files whose hashes it took with its inputs instead of walking the
+    content folder again: the same files, in the same order, as ``content_files`` finds, whatever
+    the folder holds (a folder linked in, a folder named like a YAML file, a hidden `.yaml`, a
+    linked file, other files)."""
+    from evidence_site.content import content_files, listed_files
+
+    root = tmp_path / "content"
+    for rel in ["site.yaml", "a.yml", "responses/s/b/q1.yaml", "responses/s/b/q2.yaml", "notes.txt", ".yaml",
+                "folder.yaml/inner.yaml", "responses/s.yaml", "x/y/z/deep.yaml", "x/.hidden.yaml"]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "out.yaml").write_text("x")
+    os.symlink(tmp_path / "elsewhere", root / "linked")
+    os.symlink(root / "a.yml", root / "x" / "link.yaml")
+    listed = listed_files(root, cache._file_hashes(root))
+    assert listed == listed_files(root) and [file for file, _ in listed] == content_files(root)
+    files = [file for file, _ in listed]
+    assert root / "x" / "link.yaml" in files and root / "folder.yaml" / "inner.yaml" in files
+    assert not any("linked" in str(p) or p.name in ("notes.txt", ".yaml") for p in files)

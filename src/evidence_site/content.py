@@ -52,6 +52,11 @@ def classify(rel: str) -> str | None:
     return None
 
 
+def _is_yaml(name: str) -> bool:
+    dot = name.rfind(".")
+    return 0 < dot < len(name) - 1 and name[dot:] in (".yaml", ".yml")
+
+
 def content_files(content: Path) -> list[Path]:
     """Every .yaml or .yml file under ``content``, sorted: what ``content.rglob("*")`` finds (no
     symlinked folder followed) with a YAML suffix that ``is_file()``, read with one scandir a folder."""
@@ -61,9 +66,7 @@ def content_files(content: Path) -> list[Path]:
         try:
             with os.scandir(folders.pop()) as entries:
                 for entry in entries:
-                    name = entry.name
-                    dot = name.rfind(".")
-                    if 0 < dot < len(name) - 1 and name[dot:] in (".yaml", ".yml"):
+                    if _is_yaml(entry.name):
                         try:
                             if entry.is_file():
                                 found.append(entry.path)
@@ -78,6 +81,16 @@ def content_files(content: Path) -> list[Path]:
         except OSError:
             pass
     return sorted(Path(f) for f in found)
+
+
+def listed_files(content: Path, hashes: dict[str, str] | None = None) -> list[tuple[Path, str]]:
+    """(file, path relative to ``content``) of ``content_files``, in its order. With ``hashes``
+    (``cache.Inputs.content``), the files hashed as the build's inputs, without walking the folder
+    again: the same files, since that walk enters no linked folder either and hashes only files."""
+    if hashes is None:
+        return [(file, file.relative_to(content).as_posix()) for file in content_files(content)]
+    rels = sorted((rel for rel in hashes if _is_yaml(rel.rpartition("/")[2])), key=lambda rel: rel.split("/"))
+    return [(content / rel, rel) for rel in rels]  # sorted part by part, as paths sort
 
 
 def _shown_paths(content: Path):
@@ -114,8 +127,7 @@ def read_content(content: Path, errors: Collector, known=None, hashes: dict[str,
     jobs: list[tuple[Path, str, str]] = []
     hashed: list[str | None] = []
     shown_of = _shown_paths(content)
-    for file in content_files(content):
-        rel = file.relative_to(content).as_posix()
+    for file, rel in listed_files(content, hashes):
         shown = shown_of(file, rel)
         kind = classify(rel)
         if kind is None:
