@@ -75,7 +75,7 @@ def edit_record(content: Path) -> Path:
 def test_parallel_build_equals_one_process_build(synthetic, tmp_path, monkeypatch):
     forked = []
     monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 0)  # 100 records: fork even for this little
-    monkeypatch.setattr(parallel, "_fork_is_safe", lambda: True)  # other tests' servers run threads
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: True)  # other tests' servers run threads
     chunks = parallel._chunks
     monkeypatch.setattr(parallel, "_chunks", lambda jobs, n: forked.append(n) or chunks(jobs, n))
     fast = fast_build(tmp_path / "fast", synthetic, tmp_path / "cache", monkeypatch)
@@ -87,7 +87,7 @@ def test_parallel_build_equals_one_process_build(synthetic, tmp_path, monkeypatc
 
 def test_rebuild_after_an_edit_equals_a_cold_build(synthetic, tmp_path, monkeypatch):
     monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 0)
-    monkeypatch.setattr(parallel, "_fork_is_safe", lambda: True)
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
     content = tmp_path / "content"
     shutil.copytree(synthetic, content)
     cache = tmp_path / "cache"
@@ -241,7 +241,7 @@ def test_an_error_in_a_worker_is_raised_as_in_one_process(synthetic, tmp_path, m
     """A template mistake that only shows when a page renders reaches the editor as it would from a
     one-process build (the worker's chunk is rendered again in the parent), and nothing is swapped in."""
     monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 0)
-    monkeypatch.setattr(parallel, "_fork_is_safe", lambda: True)
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
     templates = tmp_path / "templates"
     shutil.copytree(TEMPLATES, templates)
     record = templates / "record.html"

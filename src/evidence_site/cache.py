@@ -278,9 +278,7 @@ class Walks:
     def spare(self):
         """``_inodes`` of the spare, for the folders of the files the last build left."""
         found = self.helper.result()[1]
-        if found == self._FAILED:
-            return _inodes(self.spare_folder, self.folders if self.folders is not None else set())
-        return found
+        return _inodes(self.spare_folder, self.folders) if found == self._FAILED else found
 
     def close(self) -> None:
         self.helper.close()

@@ -2,11 +2,11 @@
 and sends back its result (pickled, through a pipe).
 
 A rebuild after an edit runs in one process and leaves the second core idle; work that does not need
-what this process does next is handed to a helper: reading the output's and the spare's listings
-while the content loads (``cache.Walks``), checking the content across files while the pages render
-(``pipeline.build``). The result is the one the function returns here: when no helper can be forked
-(``serve`` runs threads, whose locks a fork would copy held), or it fails or dies, the function is
-run in this process when its result is asked for.
+what this process does next can be handed to a helper, forked while this process is still small (a
+fork after the model is loaded makes this process copy every page of it that it goes on to touch):
+reading the output's and the spare's listings while the content loads (``cache.Walks``). The result
+is the one the function returns here: when no helper can be forked (``may_fork``), or it fails or
+dies, the function is run in this process when its result is asked for.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ T = TypeVar("T")
 
 
 def may_fork() -> bool:
-    """A fork copies every thread's locks but only this thread: fork only a single-threaded process."""
+    """A fork copies every thread's locks but only this thread: fork only a single-threaded process
+    (``serve`` runs threads). The one rule for every fork: this helper, loading and rendering workers."""
     return hasattr(os, "fork") and threading.active_count() == 1
 
 

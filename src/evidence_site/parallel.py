@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import gc
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import views, write
+from . import helper, views, write
 from .render import Page, Renderer
 
 WORKERS_ENV = "EVIDENCE_SITE_WORKERS"
@@ -66,11 +65,6 @@ def workers_wanted() -> int:
     if env:
         return max(1, int(env))
     return max(1, min(os.cpu_count() or 1, 8))
-
-
-def _fork_is_safe() -> bool:
-    """A fork copies every thread's locks but only this thread: fork only a single-threaded process."""
-    return hasattr(os, "fork") and threading.active_count() == 1
 
 
 # Set in the parent just before forking; the workers read it.
@@ -168,7 +162,7 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
             write.safe_rel(rel)
     n_workers = workers_wanted()
     total = sum(sum(_costs(job)) for job in jobs) if root is not None and n_workers > 1 else 0
-    parallel = root is not None and n_workers > 1 and total >= MIN_PARALLEL_COST and _fork_is_safe()
+    parallel = root is not None and n_workers > 1 and total >= MIN_PARALLEL_COST and helper.may_fork()
     if not parallel:
         out: dict[str, str] = {}
         side = None

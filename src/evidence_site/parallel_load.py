@@ -32,10 +32,9 @@ import os
 import pickle
 import struct
 import sys
-import threading
 from pathlib import Path
 
-from . import validate
+from . import helper, validate
 from .content import RawFile
 from .cache import Digests, content_hash
 from .errors import ContentError, Collector
@@ -102,7 +101,7 @@ def _load_run(jobs: list[Job], errors: Collector, model: bool = True,
 
 def _processes(jobs: list[Job]) -> int:
     split = os.environ.get(SPLIT_ENV, "")
-    if split == "never" or not hasattr(os, "fork") or threading.active_count() != 1:
+    if split == "never" or not helper.may_fork():
         return 1
     env = os.environ.get(WORKERS_ENV)
     wanted = max(1, int(env)) if env else max(1, min(os.cpu_count() or 1, 8))
