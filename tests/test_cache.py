@@ -620,3 +620,26 @@ def test_the_files_hashed_as_inputs_are_the_content_files_a_walk_finds(tmp_path)
     files = [file for file, _ in listed]
     assert root / "x" / "link.yaml" in files and root / "folder.yaml" / "inner.yaml" in files
     assert not any("linked" in str(p) or p.name in ("notes.txt", ".yaml") for p in files)
+
+
+def test_kept_markdown_is_unpacked_only_when_a_text_is_read(synthetic, tmp_path):
+    """A rebuild takes every paragraph's parsed Markdown from the cache but renders a few pages: the
+    facts stay packed until a text is read, then read as if just parsed (none parsed again); one
+    that cannot be unpacked is parsed again instead of breaking the build."""
+    from evidence_site import cache as cache_mod
+
+    store = tmp_path / "cache"
+    known = cache_mod.Digests(store)
+    fresh = pipeline.glossary_uses(pipeline.load_site(synthetic, known=known))
+    known.save()
+    markdown._FACTS.clear()  # as in a new process
+    site = pipeline.load_site(synthetic, known=cache_mod.Digests(store))
+    marked = [p.text for p in site.paragraph_by_id.values() if not markdown.is_plain(p.text)]
+    packed = [text for text in marked if isinstance(markdown._FACTS.get(text), bytes)]
+    assert len(packed) > len(marked) // 2  # left packed by loading and checking
+    before = markdown.parsed_count()
+    assert pipeline.glossary_ids(pipeline.glossary_uses(site)) == pipeline.glossary_ids(fresh)
+    assert markdown.parsed_count() == before
+    assert not any(isinstance(markdown._FACTS.get(text), bytes) for text in marked)
+    markdown._FACTS[packed[0]] = b"not a pickle"
+    assert markdown.plain_text(packed[0]) and markdown.parsed_count() == before + 1

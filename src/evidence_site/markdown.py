@@ -9,6 +9,7 @@ becomes ``<abbr title>``.
 
 from __future__ import annotations
 
+import pickle
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -76,7 +77,10 @@ class _Facts:
     compact: tuple[tuple, ...] | None  # the tokens' fields, to rebuild them without parsing again
 
 
-_FACTS: dict[str, _Facts] = {}
+# Each text's facts: parsed here, or taken (``remember_facts``) from a loading worker or the cache's
+# digests, where they stay pickled until a text's facts are first asked for (``_known``): a rebuild
+# takes every paragraph's from the cache and reads only those of the few pages it renders.
+_FACTS: dict[str, _Facts | bytes] = {}
 _FACTS_MAX = 300_000
 _TOKEN_FIELDS = ("type", "tag", "nesting", "attrs", "level", "content", "markup", "info", "meta", "block", "hidden")
 
@@ -94,8 +98,20 @@ def _rebuild(compact: tuple[tuple, ...]) -> list[Token]:
             for type_, tag, nesting, attrs, level, content, markup, info, meta, block, hidden in compact]
 
 
-def _facts(text: str) -> _Facts:
+def _known(text: str) -> _Facts | None:
+    """The facts of a text parsed or remembered before, or None."""
     hit = _FACTS.get(text)
+    if hit.__class__ is bytes:
+        try:
+            hit = _FACTS[text] = _Facts(*pickle.loads(hit))
+        except Exception:  # noqa: BLE001 - unreadable (never seen): the text is parsed again instead
+            del _FACTS[text]
+            return None
+    return hit
+
+
+def _facts(text: str) -> _Facts:
+    hit = _known(text)
     if hit is not None:
         return hit
     toks = _parse(text)
@@ -113,23 +129,21 @@ def _facts(text: str) -> _Facts:
 _PARSED = [0]  # texts parsed (not found in _FACTS) since the process started
 
 
-def remember_facts(facts: dict[str, tuple]) -> None:
-    """Take parsed facts found by a loading worker or kept in the cache's digests: text -> fields of
-    _Facts."""
-    for text, fields in facts.items():
+def remember_facts(facts: dict[str, bytes]) -> None:
+    """Take parsed facts found by a loading worker or kept in the cache's digests (text -> ``packed``
+    facts), unpacked when first asked for."""
+    for text, packed in facts.items():
         if text not in _FACTS:
-            _FACTS[text] = _Facts(*fields)
+            _FACTS[text] = packed
 
 
-def facts_of(texts) -> dict[str, tuple]:
-    """The parsed facts of those of ``texts`` that hold Markdown, as plain tuples (sent by a loading
-    worker, kept in the cache's digests)."""
-    out: dict[str, tuple] = {}
-    for text in texts:
-        hit = _FACTS.get(text)
-        if hit is not None:
-            out[text] = (hit.hrefs, hit.plain, hit.runs, hit.compact)
-    return out
+def packed_facts(text: str) -> bytes | None:
+    """The facts of a text parsed or remembered before, packed as a loading worker sends them and
+    the cache's digests keep them (the fields of ``_Facts``, pickled), or None."""
+    hit = _FACTS.get(text)
+    if hit is None or hit.__class__ is bytes:
+        return hit
+    return pickle.dumps((hit.hrefs, hit.plain, hit.runs, hit.compact), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def parsed_count() -> int:
@@ -140,7 +154,7 @@ def _render_tokens_of(text: str) -> list[Token]:
     """Tokens to render a text from: its own list, never shared."""
     if text and is_plain(text):
         return [Token("text", "", 0, content=text)]
-    hit = _FACTS.get(text)
+    hit = _known(text)
     if hit is not None and hit.compact is not None:
         return _rebuild(hit.compact)
     return list(_parse_markdown(text))

@@ -152,7 +152,7 @@ def _paragraph_rows(items: LocList, path: str, body: str | None, intro: bool, fo
                               intro, found)
         facts = None
         if ship and (ship == "all" or parsed_count() != before):
-            facts = markdown.facts_of((text,)).get(text)
+            facts = markdown.packed_facts(text)
         rows.append((p["id"], kind, page, page_end, text, joint_with, mentions, num, facts))
     return tuple(rows)
 
@@ -237,7 +237,7 @@ def _extract(kind: str, path: str, d: LocDict, found: Collector):
 
 
 def _paragraphs(rows: tuple, submission: str, body: str | None, question: str | None,
-                facts: dict[str, tuple]) -> tuple[Paragraph, ...]:
+                facts: dict[str, bytes]) -> tuple[Paragraph, ...]:
     """Model paragraphs from ``_paragraph_rows``; Markdown facts a worker sent go into ``facts``."""
     out = []
     for pid, kind, page, page_end, text, joint_with, mentions, number, found in rows:
@@ -254,7 +254,7 @@ def record_of(d: Digest) -> Record:
     while other processes still load, where it can) and kept in place of them."""
     data = d.data
     if data[7] is None:
-        facts: dict[str, tuple] = {}
+        facts: dict[str, bytes] = {}
         submission, body, question = data[0], data[1], data[2]
         data[7] = Record(submission, body, question, _paragraphs(data[3], submission, body, question, facts),
                          d.path)
