@@ -115,7 +115,8 @@ def validate(raw: list[RawFile], errors: Collector) -> Site | None:
 
 def _paragraph_rows(items: LocList, path: str, body: str | None, intro: bool, found: Collector) -> tuple:
     """Each paragraph as a plain row (id, kind, page, page_end, text, joint_with, mentions as (entity,
-    text) pairs, number, Markdown facts or None), with what its own checks find added to ``found``.
+    text) pairs, number, Markdown facts as ``markdown.packed_facts`` packs them or None), with what its
+    own checks find added to ``found``.
 
     The checks: page_end after page, joint_with not the record's own body, no refused link, each
     mention's words in the text, each entity mentioned once, nothing joint or mentioned in a
