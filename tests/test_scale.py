@@ -287,3 +287,20 @@ def test_the_work_of_a_question_page_listing_its_answers_is_reckoned_as_a_list(s
     entries = [(p.url, p) for p in render.pages(real, Urls("/")) if p.template == "question.html"]
     assert parallel._costs(parallel.Job(SimpleNamespace(site=real), entries)) == [
         5 + views.question_paragraphs(real, p.context["question"].id) for _, p in entries]
+
+
+def test_each_response_groups_its_bodies_under_their_forces_in_the_sites_order(site):
+    """The home and question pages list each response's bodies under their forces, forces and bodies
+    in the order forces.yaml and bodies.yaml give them, and only the response's own."""
+    import dataclasses
+
+    real = pipeline.load_site(CONTENT)
+    # bodies.yaml (and each submission) listing bodies in an order other than their forces'
+    shuffled = dataclasses.replace(real, bodies=real.bodies[::-1], submissions=tuple(
+        dataclasses.replace(sub, bodies=sub.bodies[::-1]) for sub in real.submissions))
+    for s in (site, real, shuffled):
+        for sub in s.submissions:
+            members = set(sub.bodies)
+            expected = [(f, [b for b in s.bodies if b.force == f.id and b.id in members]) for f in s.forces]
+            assert views.forces_of_submission(s, sub.id) == [(f, found) for f, found in expected if found]
+            assert views.forces_of_submission(s, sub.id)  # every response has a body

@@ -243,13 +243,20 @@ def mentions_by_force(site: Site, entity: str) -> list[tuple[Force, list[Paragra
 def forces_of_submission(site: Site, submission: str) -> list[tuple[Force, list[Body]]]:
     """Each force with a body in the submission, with those bodies, in the site's order."""
     idx = _index(site)
-    found = idx.forces_of_submission.get(submission)
-    if found is None:
-        members = set(site.submission_by_id[submission].bodies)
-        found = [(f, bodies) for f in site.forces
-                 if (bodies := [b for b in idx.bodies_of_force.get(f.id, ()) if b.id in members])]
-        idx.forces_of_submission[submission] = found
-    return found
+    if not idx.forces_of_submission:  # every submission's at once, in one pass over the bodies
+        with_body: dict[str, list[str]] = {}  # body -> the submissions it is a body of
+        for sub in site.submissions:
+            for body in dict.fromkeys(sub.bodies):
+                with_body.setdefault(body, []).append(sub.id)
+        grouped: dict[str, dict[str, list[Body]]] = {sub.id: {} for sub in site.submissions}
+        for b in site.bodies:
+            for sub_id in with_body.get(b.id, ()):
+                grouped[sub_id].setdefault(b.force, []).append(b)
+        place = {f.id: i for i, f in enumerate(site.forces)}
+        for sub_id, forces in grouped.items():
+            idx.forces_of_submission[sub_id] = [(site.force_by_id[f], bodies) for f, bodies in
+                                                sorted(forces.items(), key=lambda item: place[item[0]])]
+    return idx.forces_of_submission[submission]
 
 
 # A question or force page shows its answers' text in full up to this many paragraphs between them
