@@ -177,8 +177,12 @@ def _items(site: Site, urls: Urls, kind: str, make: Callable[[Paragraph, str], s
         shift = start - old.starts[0]
         begin = 0
         for i in [*changed, len(ids)]:
-            starts.extend(x + shift for x in old.starts[begin:i])
-            ends.extend(x + shift for x in old.ends[begin:i])
+            if shift:  # the items after an edited one moved by what its size changed
+                starts.extend(x + shift for x in old.starts[begin:i])
+                ends.extend(x + shift for x in old.ends[begin:i])
+            else:  # those before the first edited one did not move: copied whole, not item by item
+                starts.extend(old.starts[begin:i])
+                ends.extend(old.ends[begin:i])
             if i < len(ids):
                 starts.append(old.starts[i] + shift)
                 shift += sizes[i] - (old.ends[i] - old.starts[i])
