@@ -314,6 +314,26 @@ def test_the_glossary_follows_uses_added_and_removed(bench_ws, monkeypatch):
     assert glossary_count(after, "cse") == glossary_count(before, "cse") - 1
 
 
+def test_the_glossary_uses_found_by_a_worker_serve_the_next_rebuild(synthetic_content, tmp_path, monkeypatch):
+    """A full build renders the glossary in a worker process: what the worker found is kept all the
+    same, so the first edit after a full build searches only the edited record's paragraphs."""
+    from evidence_site import parallel
+
+    ws = Workspace(tmp_path, synthetic_content)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 0)  # 100 records: fork even for this little
+    made_here = []
+    real = pipeline.glossary_uses
+    monkeypatch.setattr(pipeline, "glossary_uses", lambda site, reuse=None: made_here.append(reuse) or real(site, reuse))
+    assert BUILT.match(ws.build(monkeypatch))
+    assert not made_here, "the glossary should have been rendered by a worker"
+    record = ws.record(sub_of("force-002-police"), "force-002-police", "question-03")
+    edit_paragraph(record, "force-002-police-q3-01", append_to_text(" The ACEs were counted."))
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 10**9)  # the rebuild renders here, where the spy is
+    check_rebuild(ws, monkeypatch, [page_of("/glossary/")], at_most=12)
+    assert made_here and made_here[0] is not None, "the rebuild should search the edited record only"
+    assert "force-002-police-q3-01" in made_here[0][1]
+
+
 def test_the_glossary_searched_again_in_part_equals_a_full_search(synthetic_content):
     """Whatever records were edited and whatever the last build found in them, searching only their
     paragraphs gives every term's uses in the same order as searching every paragraph (paragraphs of

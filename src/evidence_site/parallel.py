@@ -70,6 +70,8 @@ def workers_wanted() -> int:
 # Set in the parent just before forking; the workers read it.
 _JOBS: list[Job] = []
 _ROOT: Path | None = None
+_REPORT = None  # ``render_pages``'s ``report``
+_REPORTED = [False]  # in a worker: its report was sent
 
 
 WRITE_BATCH = 1 << 16  # characters joined, encoded and written at a time
@@ -95,7 +97,7 @@ def _write(root: Path, rel: str, html) -> None:
         f.write("".join(batch).encode("utf-8"))
 
 
-def _render_chunk(chunk: tuple[int, list[int]]) -> tuple[tuple[int, list[int]], bool]:
+def _render_chunk(chunk: tuple[int, list[int]]) -> tuple[tuple[int, list[int]], bool, object]:
     job_index, indexes = chunk
     job = _JOBS[job_index]
     try:
@@ -103,8 +105,12 @@ def _render_chunk(chunk: tuple[int, list[int]]) -> tuple[tuple[int, list[int]], 
             rel, page = job.pages[i]
             _write(_ROOT, rel, job.renderer.generate(page))  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - the parent renders this chunk again to raise it as it is
-        return chunk, False
-    return chunk, True
+        return chunk, False, None
+    found = None
+    if _REPORT is not None and not _REPORTED[0]:
+        found = _REPORT()
+        _REPORTED[0] = found is not None
+    return chunk, True, found
 
 
 def _group(page: Page):
@@ -150,10 +156,14 @@ def _chunks(jobs: list[Job], n_workers: int) -> list[tuple[int, list[int]]]:
     return [(j, idx) for _, j, idx in chunks]
 
 
-def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=None) -> dict[str, str]:
+def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=None,
+                 report=None, on_report=None) -> dict[str, str]:
     """Render every page of every job. With ``root``, pages are written there (by worker processes
     when worthwhile) and the returned dict is empty; without, the pages are returned.
-    ``other_work`` (no arguments) runs in this process while the workers render. ``side_work``,
+    ``other_work`` (no arguments) runs in this process while the workers render. ``report`` (no
+    arguments), asked in each worker after each chunk until it gives something other than None,
+    tells what rendering made there that this process keeps: ``on_report`` is called here with
+    each worker's (something a page computed, such as the glossary's uses). ``side_work``,
     (function, arguments) that can be pickled, runs in a worker beside the pages (in a thread of this
     process, when there are no workers: hard-linking a rebuild's kept pages is mostly waiting on the
     file system, which a thread does while this one renders)."""
@@ -192,8 +202,8 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
     from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: PLC0415
     from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415
 
-    global _JOBS, _ROOT
-    _JOBS, _ROOT = jobs, root
+    global _JOBS, _ROOT, _REPORT
+    _JOBS, _ROOT, _REPORT = jobs, root, report
     # Templates compile once, here, so a template error is raised in this process as it is.
     for job in jobs:
         for name in {page.template for _, page in job.pages}:
@@ -223,16 +233,18 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
                         side_work[0](*side_work[1])
                 for future in as_completed(futures):
                     try:
-                        chunk, ok = future.result()
+                        chunk, ok, found = future.result()
                     except Exception:  # noqa: BLE001 - a broken pool: this process renders the chunk
-                        chunk, ok = futures[future], False
+                        chunk, ok, found = futures[future], False, None
                     if not ok:
                         failed.append(chunk)
+                    if found is not None and on_report is not None:
+                        on_report(found)
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
     finally:
-        _JOBS, _ROOT = [], None
+        _JOBS, _ROOT, _REPORT = [], None, None
         if froze:
             gc.unfreeze()
     for job_index, indexes in failed:  # render again here: raises the worker's error as it was

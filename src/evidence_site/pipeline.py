@@ -218,7 +218,8 @@ class SiteFiles(dict):
         self.entries: list[tuple[str, render.Page]] = []
         self.kept: list[str] = []
         self.layouts: dict[str, data.Layout] = {}  # where the data files' items lie (data.Reuse)
-        self.glossary: _Lazy | None = None  # the glossary's uses, once a page in this process read them
+        # The glossary's uses (``glossary_ids``) once a page read them, in this process or a worker.
+        self.glossary: dict[str, list[str]] | None = None
 
 
 class _Lazy:
@@ -263,7 +264,13 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     files = SiteFiles()
     page_urls: list[str] = []
     uses = _Lazy(lambda: glossary_uses(site, glossary_reuse))  # only the glossary reads it: found where it renders
-    files.glossary = uses
+
+    def glossary_found():  # in a worker that rendered a glossary page, its uses for the next rebuild
+        return glossary_ids(uses.made) if uses.made is not None else None
+
+    def keep_glossary(found: dict[str, list[str]]) -> None:
+        files.glossary = found
+
     jobs: list[parallel.Job] = []
     claimed: set[str] = set()
     languages = site.config.languages
@@ -297,7 +304,9 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
         if meanwhile is not None:
             meanwhile()
 
-    files.update(parallel.render_pages(jobs, pages_out, other_work, keep))
+    files.update(parallel.render_pages(jobs, pages_out, other_work, keep, glossary_found, keep_glossary))
+    if files.glossary is None:
+        files.glossary = glossary_found()  # rendered here, if at all
     return files
 
 
@@ -434,8 +443,8 @@ def build(settings: Settings, log=print) -> float:
             if store is not None:
                 cache.remember_pages(store, settings.out, now, records, *_page_sets(site, records, files.entries))
                 cache.remember(store, settings.out, "data", now.key, files.layouts)
-                if files.glossary is not None and files.glossary.made is not None:
-                    cache.remember(store, settings.out, "glossary", now.key, glossary_ids(files.glossary.made))
+                if files.glossary is not None:
+                    cache.remember(store, settings.out, "glossary", now.key, files.glossary)
         finally:
             if cleaner is not None:
                 cleaner.join()
