@@ -351,13 +351,23 @@ def test_kept_digests_carry_the_markdown_of_texts_the_process_knew(synthetic, tm
     assert markdown.parsed_count() == before
 
 
-def test_a_cache_that_cannot_be_read_is_not_used(synthetic, tmp_path, monkeypatch):
+@pytest.mark.parametrize("damage", ["cut short", "empty", "index past the end", "an older format"])
+def test_a_cache_that_cannot_be_read_is_not_used(synthetic, tmp_path, monkeypatch, damage):
+    import pickle
+    import struct
+
     content = tmp_path / "content"
     shutil.copytree(synthetic, content)
     cache, out = tmp_path / "cache", tmp_path / "site"
     build_in_a_process(content, out, cache, "never")
     (kept,) = cache.glob("digests-*.pickle")
-    kept.write_bytes(kept.read_bytes()[: kept.stat().st_size // 2])  # cut short, as by a full disk
+    data = kept.read_bytes()
+    kept.write_bytes({
+        "cut short": data[: len(data) // 2],  # as by a full disk
+        "empty": b"",
+        "index past the end": struct.pack("<Q", len(data)) + data[8:],
+        "an older format": pickle.dumps({b"k" * 16: data[100:200]}),  # the entries pickled in one dict
+    }[damage])
     edit_record(content)
     files, _ = build_in_a_process(content, out, cache, "never")
     assert len(files) == len(list(content.rglob("*.yaml")))

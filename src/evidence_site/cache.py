@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import pickle
 import re
+import struct
 import sys
 import tempfile
 import time
@@ -289,12 +291,16 @@ def _state_file(cache: Path, out: Path) -> Path:
     return cache / "builds" / f"{key}.json"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes | list) -> None:
+    """``data`` (bytes, or a list of bytes-like parts) written to ``path`` in one rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if isinstance(data, list):
+                f.writelines(data)
+            else:
+                f.write(data)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -567,27 +573,39 @@ def kept(cache: Path | None, out: Path, kind: str, key: str):
 
 # --- loaded content files ----------------------------------------------------------------------------
 
+_INDEX_SIZE = struct.Struct("<Q")
+
+
 class Digests:
     """What loading kept of each content file (``validate.digest``, as a loading worker sends it),
     keyed by a hash of the file's bytes, its kind and the path its messages show, in a file keyed by
     this code and the libraries. A rebuild after an edit parses and checks only the files whose
     bytes changed, then checks across files as ever. Only files that loaded without a message are
-    kept, so every message is made afresh."""
+    kept, so every message is made afresh.
+
+    The file: the size of the index (8 bytes), the index (pickled: key -> where its entry lies after
+    it), then the entries, each a pickle. It is mapped into memory, not read: an entry is unpickled
+    from the file's pages where they lie (tens of megabytes at an inquiry's scale, none copied)."""
 
     def __init__(self, cache: Path | None, saving: bool = True) -> None:
         self.folder = cache
         self.saving = saving  # False: only read (``check``), so the files loaded are not pickled for it
-        self.entries: dict[bytes, bytes] = {}
-        self.used: dict[bytes, bytes] = {}  # the entries of this build's files, in content order
+        self.entries: dict[bytes, tuple[int, int]] = {}  # key -> (start, end) in ``_kept``
+        self._kept: memoryview | None = None  # the file's entries
+        self.used: dict[bytes, bytes | memoryview] = {}  # the entries of this build's files, in content order
         self.added = 0
         if cache is None:
             return
         try:
             with open(self._file(), "rb") as f:
-                entries = pickle.load(f)
-            if isinstance(entries, dict):
-                self.entries = entries
-        except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
+                mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            (size,) = _INDEX_SIZE.unpack_from(mapped)
+            start = _INDEX_SIZE.size + size
+            entries = pickle.loads(mapped[_INDEX_SIZE.size:start])
+            kept = memoryview(mapped)[start:]
+            if isinstance(entries, dict) and all(0 <= a <= b <= len(kept) for a, b in entries.values()):
+                self.entries, self._kept = entries, kept
+        except Exception:  # noqa: BLE001 - missing, empty, cut short or from another version: not used
             pass
 
     def _file(self) -> Path:
@@ -606,10 +624,11 @@ class Digests:
         h.update(kind.encode() + b"\0" + shown.encode() + b"\0" + hashed.encode())
         return h.digest()
 
-    def get(self, key: bytes) -> bytes | None:
-        blob = self.entries.get(key)
-        if blob is not None:
-            self.used[key] = blob
+    def get(self, key: bytes) -> memoryview | None:
+        where = self.entries.get(key)
+        if where is None or self._kept is None:
+            return None
+        blob = self.used[key] = self._kept[where[0]:where[1]]
         return blob
 
     def put(self, key: bytes, blob: bytes) -> None:
@@ -632,7 +651,13 @@ class Digests:
             return
         try:
             current = self._file()
-            _atomic_write(current, pickle.dumps(self.used, protocol=pickle.HIGHEST_PROTOCOL))
+            index: dict[bytes, tuple[int, int]] = {}
+            at = 0
+            for key, blob in self.used.items():
+                index[key] = (at, at + len(blob))
+                at += len(blob)
+            head = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
+            _atomic_write(current, [_INDEX_SIZE.pack(len(head)), head, *self.used.values()])
             for stale in self.folder.glob("digests-*.pickle"):  # written by other code or libraries
                 if stale != current:
                     stale.unlink()
