@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter, defaultdict
+from functools import partial
 from itertools import accumulate, chain
 from operator import lt
 
@@ -113,16 +114,18 @@ def validate(raw: list[RawFile], errors: Collector) -> Site | None:
 
 # --- one file's part of the model ----------------------------------------------------------------
 
-def _paragraph_rows(items: LocList, path: str, body: str | None, intro: bool, found: Collector) -> tuple:
-    """Each paragraph as a plain row (id, kind, page, page_end, text, joint_with, mentions as (entity,
-    text) pairs, number, Markdown facts as ``markdown.packed_facts`` packs them or None), with what its
-    own checks find added to ``found``.
+def _paragraph_rows(items: LocList, path: str, submission: str, body: str | None, question: str | None,
+                    intro: bool, found: Collector) -> tuple[tuple, dict[str, bytes]]:
+    """Each paragraph as a plain row, its fields in ``Paragraph``'s order (``_paragraphs`` makes them
+    into paragraphs at C speed), and the Markdown facts of the texts (``markdown.packed_facts``)
+    when they are shipped (``SHIP_FACTS``), with what its own checks find added to ``found``.
 
     The checks: page_end after page, joint_with not the record's own body, no refused link, each
     mention's words in the text, each entity mentioned once, nothing joint or mentioned in a
     submission's introduction. A paragraph that meets them all (nearly every one) costs one look at
     each; the messages are made by ``_paragraph_errors``."""
     rows = []
+    facts: dict[str, bytes] = {}
     number = 0
     ship = SHIP_FACTS
     parsed_count = markdown.parsed_count
@@ -141,21 +144,22 @@ def _paragraph_rows(items: LocList, path: str, body: str | None, intro: bool, fo
         joint_with = get("joint_with")
         joint_with = tuple(joint_with) if joint_with else ()
         raw_mentions = get("mentions")
-        mentions = tuple((m["entity"], m["text"]) for m in raw_mentions) if raw_mentions else ()
+        mentions = tuple(Mention(m["entity"], m["text"]) for m in raw_mentions) if raw_mentions else ()
         if ship:
             before = parsed_count()
         refused = refused_links(text)
-        missing = unmatched_mentions(text, [words for _, words in mentions]) if mentions else ()
+        missing = unmatched_mentions(text, [m.text for m in mentions]) if mentions else ()
         if (refused or missing or (page_end is not None and page_end <= page) or (body and body in joint_with)
-                or (len(mentions) > 1 and len({e for e, _ in mentions}) < len(mentions))
+                or (len(mentions) > 1 and len({m.entity for m in mentions}) < len(mentions))
                 or (intro and (joint_with or mentions))):
             _paragraph_errors(p, path, page, page_end, body, joint_with, raw_mentions, mentions, refused, missing,
                               intro, found)
-        facts = None
         if ship and (ship == "all" or parsed_count() != before):
-            facts = markdown.packed_facts(text)
-        rows.append((p["id"], kind, page, page_end, text, joint_with, mentions, num, facts))
-    return tuple(rows)
+            packed = markdown.packed_facts(text)
+            if packed is not None:
+                facts[text] = packed
+        rows.append((p["id"], kind, page, page_end, text, joint_with, mentions, submission, body, question, num))
+    return tuple(rows), facts
 
 
 def _paragraph_errors(p: LocDict, path: str, page: int, page_end, body, joint_with, raw_mentions, mentions,
@@ -203,17 +207,18 @@ def _extract(kind: str, path: str, d: LocDict, found: Collector):
             committee=d["committee"], committee_cy=d.get("committee_cy"), inquiry=d["inquiry"],
             inquiry_cy=d.get("inquiry_cy"), language=d["language"], bodies=tuple(d["bodies"]),
             questions=tuple(d["questions"]),
-            introduction=_paragraphs(_paragraph_rows(intro, path, None, True, found), d["id"], None, None, {}),
+            introduction=_paragraphs(_paragraph_rows(intro, path, d["id"], None, None, True, found)[0]),
             sequence=tuple(d["sequence"]),
         )
         seq = d["sequence"]
         return sub, array("q", [pack(m) for m in seq._marks])
     if kind == "record":
-        rows = _paragraph_rows(d["paragraphs"], path, d["body"], False, found)
+        rows, facts = _paragraph_rows(d["paragraphs"], path, d["submission"], d["body"], d["question"], False, found)
         # [submission, body, question, rows (None once made into the Record), marks of the record,
-        # its body and its question, the Record (see record_of)]
+        # its body and its question, the Record (see record_of), its texts' Markdown facts shipped
+        # (None once taken)]
         return [d["submission"], d["body"], d["question"], rows,
-                pack(d.mark), pack(d.value_at("body")), pack(d.value_at("question")), None]
+                pack(d.mark), pack(d.value_at("body")), pack(d.value_at("question")), None, facts]
     if kind in ENTITY_FILES:
         type_name = ENTITY_FILES[kind]
         return tuple((Entity(
@@ -237,17 +242,12 @@ def _extract(kind: str, path: str, d: LocDict, found: Collector):
     raise AssertionError(f"unknown content kind {kind}")  # pragma: no cover - content.classify's kinds
 
 
-def _paragraphs(rows: tuple, submission: str, body: str | None, question: str | None,
-                facts: dict[str, bytes]) -> tuple[Paragraph, ...]:
-    """Model paragraphs from ``_paragraph_rows``; Markdown facts a worker sent go into ``facts``."""
-    out = []
-    for pid, kind, page, page_end, text, joint_with, mentions, number, found in rows:
-        if found is not None:
-            facts[text] = found
-        out.append(Paragraph(pid, kind, page, page_end, text, joint_with,
-                             tuple(Mention(entity, words) for entity, words in mentions) if mentions else (),
-                             submission, body, question, number))
-    return tuple(out)
+_PARAGRAPH = partial(tuple.__new__, Paragraph)  # a Paragraph of a row of its fields, without a Python call
+
+
+def _paragraphs(rows: tuple) -> tuple[Paragraph, ...]:
+    """Model paragraphs from ``_paragraph_rows`` (100,000 at an inquiry's scale)."""
+    return tuple(map(_PARAGRAPH, rows))
 
 
 def record_of(d: Digest) -> Record:
@@ -255,13 +255,11 @@ def record_of(d: Digest) -> Record:
     while other processes still load, where it can) and kept in place of them."""
     data = d.data
     if data[7] is None:
-        facts: dict[str, bytes] = {}
-        submission, body, question = data[0], data[1], data[2]
-        data[7] = Record(submission, body, question, _paragraphs(data[3], submission, body, question, facts),
-                         d.path)
+        data[7] = Record(data[0], data[1], data[2], _paragraphs(data[3]), d.path)
         data[3] = None
-        if facts:  # parsed by a worker: known here too, as if parsed here
-            markdown.remember_facts(facts)
+        if data[8]:  # parsed by a worker (or kept in the cache): known here too, as if parsed here
+            markdown.remember_facts(data[8])
+        data[8] = None
     return data[7]
 
 
