@@ -314,20 +314,44 @@ def test_the_glossary_follows_uses_added_and_removed(bench_ws, monkeypatch):
     assert glossary_count(after, "cse") == glossary_count(before, "cse") - 1
 
 
+FULL_BUILD_IN_WORKERS = """
+import json, sys
+sys.path.insert(0, {src!r})
+from pathlib import Path
+from evidence_site import parallel, pipeline
+parallel.MIN_PARALLEL_COST = 0  # 100 records: fork even for this little
+here = []
+real = pipeline.glossary_uses
+pipeline.glossary_uses = lambda site, reuse=None: here.append(reuse) or real(site, reuse)
+pipeline.build(pipeline.Settings(content=Path(sys.argv[1]), templates=Path(sys.argv[2]), out=Path(sys.argv[3]),
+                                 search=False), log=lambda *a: None)
+print(json.dumps(len(here)))
+"""
+
+
 def test_the_glossary_uses_found_by_a_worker_serve_the_next_rebuild(synthetic_content, tmp_path, monkeypatch):
     """A full build renders the glossary in a worker process: what the worker found is kept all the
     same, so the first edit after a full build searches only the edited record's paragraphs."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
     from evidence_site import parallel
 
     ws = Workspace(tmp_path, synthetic_content)
-    monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 0)  # 100 records: fork even for this little
+    # In a process of its own, which may fork (this one runs the test server's thread).
+    env = dict(os.environ, EVIDENCE_SITE_CACHE=str(ws.cache), EVIDENCE_SITE_WORKERS="2")
+    done = subprocess.run([sys.executable, "-c", FULL_BUILD_IN_WORKERS.format(src=str(ROOT / "src")),
+                           str(ws.content), str(ws.templates), str(ws.out)],
+                          env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == 0, "the glossary should have been rendered by a worker"
+    record = ws.record(sub_of("force-002-police"), "force-002-police", "question-03")
+    edit_paragraph(record, "force-002-police-q3-01", append_to_text(" The ACEs were counted."))
     made_here = []
     real = pipeline.glossary_uses
     monkeypatch.setattr(pipeline, "glossary_uses", lambda site, reuse=None: made_here.append(reuse) or real(site, reuse))
-    assert BUILT.match(ws.build(monkeypatch))
-    assert not made_here, "the glossary should have been rendered by a worker"
-    record = ws.record(sub_of("force-002-police"), "force-002-police", "question-03")
-    edit_paragraph(record, "force-002-police-q3-01", append_to_text(" The ACEs were counted."))
     monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 10**9)  # the rebuild renders here, where the spy is
     check_rebuild(ws, monkeypatch, [page_of("/glossary/")], at_most=12)
     assert made_here and made_here[0] is not None, "the rebuild should search the edited record only"
