@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter
 from typing import NamedTuple
 
 
@@ -175,10 +177,10 @@ class Site:
         self.question_by_id.update((q.id, q) for q in self.questions)
         self.submission_by_id.update((s.id, s) for s in self.submissions)
         self.record_by_key.update(((r.submission, r.body, r.question), r) for r in self.records)
-        for s in self.submissions:
-            self.paragraph_by_id.update((p.id, p) for p in s.introduction)
-        for r in self.records:
-            self.paragraph_by_id.update((p.id, p) for p in r.paragraphs)
+        # 100,000 paragraphs at an inquiry's scale: zipped at C speed, introductions first.
+        every = [*chain.from_iterable(s.introduction for s in self.submissions),
+                 *chain.from_iterable(r.paragraphs for r in self.records)]
+        self.paragraph_by_id.update(zip(map(attrgetter("id"), every), every))
         self.entity_by_id.update((e.id, e) for e in self.entities)
 
     def joint_paragraphs(self, submission: str, body: str, question: str) -> tuple[Paragraph, ...]:

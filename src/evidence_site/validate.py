@@ -17,7 +17,7 @@ from array import array
 from collections import Counter, defaultdict
 from functools import partial
 from itertools import accumulate, chain
-from operator import lt
+from operator import attrgetter, lt
 
 from . import markdown
 from .content import RawFile
@@ -269,9 +269,9 @@ def _sequence_sound(sequence: tuple[str, ...], owned: set[str], paragraphs: dict
     """True when a submission's sequence places every paragraph of its records once, only those,
     and never on a page before the end of the one above (the rule, checked in bulk; the check
     that reports what is wrong goes paragraph by paragraph)."""
-    if len(sequence) != len(owned) or len(set(sequence)) != len(sequence) or not owned.issuperset(sequence):
+    if len(sequence) != len(owned) or set(sequence) != owned:  # as many, all of them: none twice
         return False
-    placed = [paragraphs[pid] for pid in sequence]
+    placed = list(map(paragraphs.__getitem__, sequence))
     starts = [p.page for p in placed]
     ends = [p.page_end or p.page for p in placed]
     return not any(map(lt, starts[1:], accumulate(ends, max)))
@@ -320,7 +320,8 @@ def _resolve_refs(digests: list[Digest], where: dict[str, set[str] | dict[str, i
             kinds[kind].append(d)
     for kind, found in kinds.items():
         known = where.get(kind, set())
-        if not set(chain.from_iterable(d.refs[kind][0] for d in found)).difference(known):
+        values = chain.from_iterable(d.refs[kind][0] for d in found)
+        if known.issuperset(values) if isinstance(known, set) else all(map(known.__contains__, values)):
             continue
         for d in found:
             values, marks = d.refs[kind]
@@ -416,7 +417,7 @@ def _check_site(site: Site, files: list[Digest], digests: list[Digest], errors: 
     for sub in site.submissions:
         f = sub_files[sub.id]
         seq_marks = f.data[1]
-        owned = {p.id for r in by_submission.get(sub.id, ()) for p in r.paragraphs}
+        owned = set(map(attrgetter("id"), chain.from_iterable(r.paragraphs for r in by_submission.get(sub.id, ()))))
         if _sequence_sound(sub.sequence, owned, paragraphs):
             continue
         placed = Counter(sub.sequence)
