@@ -100,6 +100,10 @@ def _write(root: Path, rel: str, html) -> None:
 def _render_chunk(chunk: tuple[int, list[int]]) -> tuple[tuple[int, list[int]], bool, object]:
     job_index, indexes = chunk
     job = _JOBS[job_index]
+    # What the chunks before made and keep (each paragraph's prepared text, the templates) leaves the
+    # collector's sight, as the model did before the fork: otherwise every collection of the oldest
+    # generation walks all of it again, a sixth of a worker's time (0.9 s of 5.5 s at N = 5,000).
+    gc.freeze()
     try:
         for i in indexes:
             rel, page = job.pages[i]
