@@ -164,6 +164,8 @@ class Renderer:
         self.common = {
             "site": self.site, "t": labels, "lang": urls.lang, "languages": languages,
             "build_date": build_date, "views": views, "TYPE_ORDER": TYPE_ORDER, "TYPE_FOLDERS": TYPE_FOLDERS,
+            # The kinds of entity the site has, in TYPE_ORDER: every page's navigation lists them.
+            "entity_types": [t for t in TYPE_ORDER if t in {e.type for e in self.site.entities}],
             "en": _en(urls.lang), "welsh": urls.lang == "cy",
             # Names with a Welsh form are shown in it on Welsh pages; the rest stay English (lang="en").
             "force_name": (lambda f: f.name_cy) if urls.lang == "cy" else (lambda f: f.name),
