@@ -63,7 +63,93 @@ def _parse(text: str) -> tuple[Token, ...]:
     """The inline tokens of a text. Shared and never changed in place: copy before changing one."""
     if text and is_plain(text):
         return (Token("text", "", 0, content=text),)
-    return _parse_markdown(text)
+    simple = _simple_tokens(text)
+    return tuple(simple) if simple is not None else _parse_markdown(text)
+
+
+# --- the common case without the parser ------------------------------------------------------------
+#
+# Most texts with Markdown in them hold nothing but bold words and links, written the plain way:
+# "a **few words** and [a link](https://example.org/page)". markdown-it-py takes 0.1 ms to parse
+# one: a third of a large inquiry's loading. ``_simple_tokens`` makes the very tokens markdown-it
+# makes for such a text (tests/test_markdown_fast.py compares them on every text of the content, of
+# the benchmark's corpus and on many thousands of generated ones) and gives up, leaving the text to
+# markdown-it, on anything else: any other syntax character, a bold run that could both open and
+# close (the rules of left- and right-flanking runs), a link with a title, a bracket, a space or a
+# parenthesis in its address, or an address markdown-it would refuse.
+
+_SPECIAL = frozenset("\\`*_[]!<>&^\n\r\x00")  # _SYNTAX's characters
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_AFTER_BOLD = frozenset(" .,;:?'\")(/-")  # may follow a closing "**": none can begin another run
+_ADDRESS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:.-~%?=#+_,;@")
+
+
+def _simple_tokens(text: str) -> list[Token] | None:
+    """markdown-it's inline tokens for a text of plain runs, ``**bold**`` and ``[links](address)``,
+    or None for any other text."""
+    raw: list[tuple[str, str]] = []  # markdown-it's tokens before it joins neighbouring texts: (kind, value)
+    n = len(text)
+    start = pos = 0
+    while pos < n:
+        ch = text[pos]
+        if ch not in _SPECIAL:
+            pos += 1
+            continue
+        if pos > start:
+            raw.append(("text", text[start:pos]))
+        if ch == "*":
+            # An opening "**": at the start or after a space, before a letter or digit (so it can
+            # only open); its closing "**" after a letter or digit, before a space, the end or
+            # punctuation that begins nothing (so it can only close); plain words between.
+            end = text.find("**", pos + 2)
+            if (not text.startswith("**", pos) or (pos and text[pos - 1] != " ") or end < 0
+                    or text[pos + 2] not in _ALNUM or text[end - 1] not in _ALNUM
+                    or (end + 2 < n and text[end + 2] not in _AFTER_BOLD)
+                    or not _SPECIAL.isdisjoint(text[pos + 2:end])):
+                return None
+            raw += [("text", ""), ("strong_open", ""), ("text", text[pos + 2:end]), ("strong_close", ""),
+                    ("text", "")]
+            pos = end + 2
+        elif ch == "[":
+            close = text.find("]", pos + 1)
+            paren = text.find(")", close + 2) if close > 0 else -1
+            if close < 0 or paren < 0 or close == pos + 1 or text[close + 1:close + 2] != "(" or paren == close + 2:
+                return None
+            label, address = text[pos + 1:close], text[close + 2:paren]
+            if not _SPECIAL.isdisjoint(label) or not _ADDRESS.issuperset(address):
+                return None
+            href = MD.normalizeLink(address)
+            if not MD.validateLink(href):
+                return None  # markdown-it leaves it as text
+            raw += [("link_open", href), ("text", label), ("link_close", "")]
+            pos = paren + 1
+        else:
+            return None
+        start = pos
+    if n > start:
+        raw.append(("text", text[start:n]))
+    # markdown-it's last step (fragments_join): neighbouring texts joined, levels counted.
+    out: list[Token] = []
+    level = 0
+    for kind, value in raw:
+        if kind == "text":
+            if out and out[-1].type == "text":
+                out[-1].content += value
+            else:
+                out.append(Token("text", "", 0, level=level, content=value))
+        elif kind == "strong_open":
+            out.append(Token("strong_open", "strong", 1, level=level, markup="**"))
+            level += 1
+        elif kind == "strong_close":
+            level -= 1
+            out.append(Token("strong_close", "strong", -1, level=level, markup="**"))
+        elif kind == "link_open":
+            out.append(Token("link_open", "a", 1, attrs={"href": value}, level=level))
+            level += 1
+        else:
+            level -= 1
+            out.append(Token("link_close", "a", -1, level=level))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +243,8 @@ def _render_tokens_of(text: str) -> list[Token]:
     hit = _known(text)
     if hit is not None and hit.compact is not None:
         return _rebuild(hit.compact)
-    return list(_parse_markdown(text))
+    simple = _simple_tokens(text)
+    return simple if simple is not None else list(_parse_markdown(text))
 
 
 def tokens(text: str) -> list[Token]:
