@@ -84,17 +84,26 @@ _AFTER_BOLD = frozenset(" .,;:?'\")(/-")  # may follow a closing "**": none can 
 _ADDRESS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:.-~%?=#+_,;@")
 
 
+@lru_cache(maxsize=4096)
+def _href(address: str) -> str | None:
+    """A link's address as markdown-it writes it (normalizeLink), None when it refuses it (validateLink)."""
+    href = MD.normalizeLink(address)
+    return href if MD.validateLink(href) else None
+
+
 def _simple_tokens(text: str) -> list[Token] | None:
     """markdown-it's inline tokens for a text of plain runs, ``**bold**`` and ``[links](address)``,
     or None for any other text."""
     raw: list[tuple[str, str]] = []  # markdown-it's tokens before it joins neighbouring texts: (kind, value)
     n = len(text)
     start = pos = 0
+    search = _SYNTAX.search
     while pos < n:
+        found = search(text, pos)  # on to the next syntax character, at C speed
+        if found is None:
+            break
+        pos = found.start()
         ch = text[pos]
-        if ch not in _SPECIAL:
-            pos += 1
-            continue
         if pos > start:
             raw.append(("text", text[start:pos]))
         if ch == "*":
@@ -118,8 +127,8 @@ def _simple_tokens(text: str) -> list[Token] | None:
             label, address = text[pos + 1:close], text[close + 2:paren]
             if not _SPECIAL.isdisjoint(label) or not _ADDRESS.issuperset(address):
                 return None
-            href = MD.normalizeLink(address)
-            if not MD.validateLink(href):
+            href = _href(address)
+            if href is None:
                 return None  # markdown-it leaves it as text
             raw += [("link_open", href), ("text", label), ("link_close", "")]
             pos = paren + 1
@@ -254,7 +263,9 @@ def tokens(text: str) -> list[Token]:
 
 def links(text: str) -> list[str]:
     """Every link target written in the text, as Markdown wrote it (including refused ones)."""
-    found = [] if is_plain(text) else list(_facts(text).hrefs)
+    if is_plain(text):
+        return []  # no "]" and no "<": neither pattern below can match
+    found = list(_facts(text).hrefs)
     # markdown-it leaves a refused link as literal text: find those too so validation can name them.
     # The closing ")" or ">" is optional in the pattern and checked after, so a search that finds
     # none goes on after the run it read instead of rereading it from every "](" (quadratic on
