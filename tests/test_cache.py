@@ -274,11 +274,11 @@ def counting(text, shown, errors):
     files.append(shown)
     return real_parse(text, shown, errors)
 load.parse_text = counting
-real_inline = markdown.MD.parseInline
-def parsing(text, *args):
+real_markdown = markdown._parse  # by markdown-it or its fast path (_simple_tokens)
+def parsing(text):
     texts.append(text)
-    return real_inline(text, *args)
-markdown.MD.parseInline = parsing
+    return real_markdown(text)
+markdown._parse = parsing
 if sys.argv[3] == "check":
     pipeline.check(Path(sys.argv[1]), Path(sys.argv[2]))
 else:

@@ -208,10 +208,13 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
 
     global _JOBS, _ROOT, _REPORT
     _JOBS, _ROOT, _REPORT = jobs, root, report
-    # Templates compile once, here, so a template error is raised in this process as it is.
+    # Templates compile once, here, so a template error is raised in this process as it is; those
+    # the pages' templates extend, import or include too, or each worker would compile them again.
     for job in jobs:
-        for name in {page.template for _, page in job.pages}:
-            job.renderer.env.get_template(name)
+        env = job.renderer.env
+        for name in sorted({page.template for _, page in job.pages}
+                           | set(env.list_templates(filter_func=lambda name: name.endswith(".html")))):
+            env.get_template(name)
     froze = gc.get_freeze_count() == 0
     if froze:  # the model lives as long as the build: keep the collector (and copy-on-write) off it
         gc.collect()
