@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Iterator
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
@@ -173,6 +174,13 @@ class Renderer:
             # ' lang="en"' for an element holding English evidence on a page of another language.
             "en_attr": Markup(' lang="en"') if urls.lang != DEFAULT_LANGUAGE else Markup(""),
         }
+        # The addresses every page's header and footer link to, worked out once, not on every page.
+        self.common["nav"] = SimpleNamespace(
+            home=urls.home(), responses=urls.responses(), search=urls.named("search"),
+            compare=urls.named("compare"), figures=urls.named("figures"), glossary=urls.named("glossary"),
+            accessibility=urls.named("accessibility"), css=urls.asset("site.css"), js=urls.asset("site.js"),
+            evidence_json=urls.data("evidence.json"), evidence_csv=urls.data("evidence.csv"),
+            entity_index={t: urls.entity_index(t) for t in TYPE_ORDER})
         # "Question 1: Strategic direction", as the pages write it; every record page lists the others.
         en = self.common["en"]
         self.common["question_titles"] = {
