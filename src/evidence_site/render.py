@@ -65,8 +65,9 @@ _PURE_TESTS = frozenset({"equalto", "eq", "==", "ne", "!=", "none", "defined", "
 def _memo_selectattr(original):
     """``selectattr`` that answers a repeated question about one tuple from memory.
 
-    Templates filter the same model tuples on every page (``site.entities|selectattr("type", ...)``
-    in the navigation), which made a build quadratic in entities x pages. A tuple of the model
+    A template that filters the same model tuple on every page (as the navigation once filtered
+    ``site.entities`` by type; it now reads ``entity_types``) makes a build quadratic in entities x
+    pages; the comparison filters each topic's cells once per force. A tuple of the model
     never changes during a build and the tests remembered are pure, so the answer is the same; the
     tuple itself is kept with its answers so its id cannot be reused by another object."""
     memo: dict[int, tuple[tuple, dict]] = {}
