@@ -45,7 +45,8 @@ MD = build_markdown()
 # emphasis, links, images, autolinks, entities, line breaks, superscript), or that the core rewrites
 # (CR, NUL). Text with none of them parses to one text token holding the text as it is, so most
 # paragraphs need no parse at all (tests/test_cache.py checks this against markdown-it itself).
-_SYNTAX = re.compile(r"[\\`*_\[\]!<>&^\n\r\x00]")
+_SYNTAX_CHARACTERS = "\\`*_[]!<>&^\n\r\x00"
+_SYNTAX = re.compile("[" + re.escape(_SYNTAX_CHARACTERS) + "]")
 
 
 def is_plain(text: str) -> bool:
@@ -78,7 +79,7 @@ def _parse(text: str) -> tuple[Token, ...]:
 # close (the rules of left- and right-flanking runs), a link with a title, a bracket, a space or a
 # parenthesis in its address, or an address markdown-it would refuse.
 
-_SPECIAL = frozenset("\\`*_[]!<>&^\n\r\x00")  # _SYNTAX's characters
+_SPECIAL = frozenset(_SYNTAX_CHARACTERS)
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _AFTER_BOLD = frozenset(" .,;:?'\")(/-")  # may follow a closing "**": none can begin another run
 _ADDRESS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:.-~%?=#+_,;@")
@@ -252,8 +253,7 @@ def _render_tokens_of(text: str) -> list[Token]:
     hit = _known(text)
     if hit is not None and hit.compact is not None:
         return _rebuild(hit.compact)
-    simple = _simple_tokens(text)
-    return simple if simple is not None else list(_parse_markdown(text))
+    return list(_parse(text))
 
 
 def tokens(text: str) -> list[Token]:
