@@ -94,6 +94,20 @@ def _listed(page: BeautifulSoup) -> dict[str, str]:
     return {a["href"]: a.parent.get_text(" ", strip=True) for a in page.select("main ul.answer-list a")}
 
 
+def test_the_navigation_lists_only_the_kinds_of_entity_the_site_has(inquiry, site):
+    """Five responses naming initiatives and nothing else: every page's navigation leads to the
+    initiatives and to no empty index of inspections, documents or organisations."""
+    from evidence_site.render import TYPE_ORDER
+
+    out = inquiry[1]
+    urls = Urls("/")
+    assert {e.type for e in site.entities} == {"initiative"}
+    indexes = {urls.entity_index(t) for t in TYPE_ORDER}
+    for url in (urls.home(), urls.record("bench-2", "force-002-opcc", "question-01"), urls.named("search")):
+        hrefs = [a["href"] for a in soup(out, url).select("nav.site-nav a")]
+        assert [h for h in hrefs if h in indexes] == [urls.entity_index("initiative")], url
+
+
 def test_a_large_question_page_links_every_answer_with_its_length(inquiry, site):
     urls = Urls("/")
     q = site.questions[3]

@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 
 from . import views
 from .model import Site
-from .urls import DEFAULT_LANGUAGE, TYPE_FOLDERS, Urls, absolute
+from .urls import DEFAULT_LANGUAGE, Urls, absolute
 
 TYPE_ORDER = ("initiative", "inspection", "document", "organisation")
 
@@ -163,11 +163,12 @@ class Renderer:
         self.urls = urls
         self.labels = labels
         self.shared = views.SharedText(self.site, urls, labels, urls.base)
+        kinds = {e.type for e in self.site.entities}
         self.common = {
             "site": self.site, "t": labels, "lang": urls.lang, "languages": languages,
-            "build_date": build_date, "views": views, "TYPE_ORDER": TYPE_ORDER, "TYPE_FOLDERS": TYPE_FOLDERS,
+            "build_date": build_date, "views": views,
             # The kinds of entity the site has, in TYPE_ORDER: every page's navigation lists them.
-            "entity_types": [t for t in TYPE_ORDER if t in {e.type for e in self.site.entities}],
+            "entity_types": [t for t in TYPE_ORDER if t in kinds],
             "en": _en(urls.lang), "welsh": urls.lang == "cy",
             # Names with a Welsh form are shown in it on Welsh pages; the rest stay English (lang="en").
             "force_name": (lambda f: f.name_cy) if urls.lang == "cy" else (lambda f: f.name),
