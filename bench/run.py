@@ -17,12 +17,15 @@ Our generator's modules are compiled to bytecode first (compileall), as pip comp
 package's: an editable install has none, and where PYTHONDONTWRITEBYTECODE is set (as on this
 project's machines) Python would compile them again in every process, about 0.06 s each. Each
 figure is the median of --runs runs, each started once the disk holds every earlier write
-(os.sync): wall seconds, CPU seconds (user + system, from
+(os.sync) and with no file deleted in the minutes before (each cold run's earlier output is moved
+aside and deleted after the last run, and every size's cold builds come before the other measures,
+which delete files: see Trash): wall seconds, CPU seconds (user + system, from
 getrusage(RUSAGE_CHILDREN) deltas, so worker processes count), and peak memory (sampled from /proc
 every 50 ms, Pagefind's processes reported apart): "peak MB" sums each of the tool's processes'
 peak resident set (the measure DECISIONS.md names, which counts memory a forked worker shares with
 its parent in each); "PSS MB" is the most they held at once, their proportional set sizes summed
-(a shared page counted once, split between the processes holding it); "largest process MB" the
+(a shared page counted once, split between the processes holding it), read in one more run that is
+not timed (reading it slows the process read: see measure); "largest process MB" the
 highest peak resident set of any one of them. Ratios are printed beside the seconds: shared machines are noisy,
 ratios from alternating runs less so. Results go to bench/out/results-<time>.json and
 bench/out/latest.json; `--markdown` prints the table for docs/performance.md. Below the table, the
@@ -106,9 +109,9 @@ class Sampler(threading.Thread):
     """Peak memory of a process and all its descendants: each process's peak resident set, and the
     peak over time of their proportional set sizes summed (the memory the tool held at once)."""
 
-    def __init__(self, pid: int, interval: float = 0.05):
+    def __init__(self, pid: int, interval: float = 0.05, pss: bool = False):
         super().__init__(daemon=True)
-        self.pid, self.interval = pid, interval
+        self.pid, self.interval, self.pss = pid, interval, pss
         self.peaks: dict[int, tuple[str, int]] = {}
         self.pss_peak = 0  # kB, the tool's own processes (Pagefind's apart)
         self.pss_peak_pagefind = 0
@@ -127,7 +130,7 @@ class Sampler(threading.Thread):
                 st = _status(p)
                 if st and st[1] >= self.peaks.get(p, ("", 0))[1]:
                     self.peaks[p] = st
-                if st:
+                if st and self.pss:
                     if "pagefind" in st[0]:
                         pagefind += _pss(p)
                     else:
@@ -143,18 +146,23 @@ class Sampler(threading.Thread):
         ("largest_mb"); and the sum of peaks for Pagefind's processes."""
         own = [kb for name, kb in self.peaks.values() if "pagefind" not in name]
         pagefind = [kb for name, kb in self.peaks.values() if "pagefind" in name]
-        return {"peak_mb": sum(own) / 1024, "pss_mb": self.pss_peak / 1024,
+        return {"peak_mb": sum(own) / 1024, "pss_mb": self.pss_peak / 1024 if self.pss else None,
                 "largest_mb": max(own, default=0) / 1024, "pagefind_peak_mb": sum(pagefind) / 1024}
 
 
-def measure(cmd: list[str], cwd: Path = ROOT, env: dict | None = None) -> dict:
+def measure(cmd: list[str], cwd: Path = ROOT, env: dict | None = None, pss: bool = False) -> dict:
+    """Wall and CPU seconds and peak memory of one run of ``cmd``; with ``pss``, the proportional set
+    sizes too. Reading a process's PSS (/proc/PID/smaps_rollup, a walk of its page tables under its
+    memory map's lock) every 50 ms slowed what it measured: a one-record rebuild by 0.1 s (10%),
+    more for a tool of more processes. So timed runs read only each process's peak resident set
+    (VmHWM, which the kernel keeps), and PSS comes from one more, untimed run (``with_pss``)."""
     # The last run's writes (and the deletion of its output) are flushed before this one starts, so
     # no tool is timed while the disk catches up with the tool before it.
     os.sync()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sampler = Sampler(proc.pid)
+    sampler = Sampler(proc.pid, pss=pss)
     sampler.start()
     out, err = proc.communicate()
     wall = time.perf_counter() - start
@@ -168,7 +176,13 @@ def measure(cmd: list[str], cwd: Path = ROOT, env: dict | None = None) -> dict:
 
 
 def median_of(runs: list[dict]) -> dict:
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0]} | {"runs": len(runs)}
+    return {k: statistics.median(r[k] for r in runs) if runs[0][k] is not None else None
+            for k in runs[0]} | {"runs": len(runs)}
+
+
+def with_pss(timed: dict, untimed: dict) -> dict:
+    """The median of the timed runs, with PSS from the untimed run that read it."""
+    return timed | {"pss_mb": untimed["pss_mb"]}
 
 
 # --- the tools -------------------------------------------------------------------------------------
@@ -195,6 +209,30 @@ def ours_env(cache: Path) -> dict:
     env[CACHE_ENV] = str(cache)
     env.pop("SOURCE_DATE_EPOCH", None)
     return env
+
+
+class Trash:
+    """Where a cold run's earlier output goes: moved aside (a rename) before the run, deleted once every
+    run is timed. This machine's ext4 has no journal, and without one ext4 passes over every inode
+    freed in the last minute (five, once its table is written to again) each time it allocates a new
+    one (``recently_deleted`` in fs/ext4/ialloc.c): a tool timed just after a delete of 12,000 files
+    spent up to a quarter of its CPU in that search, more or less by the order the runs came in.
+    Nothing is deleted while a tool is timed, so each tool's cold build pays for its own files only."""
+
+    def __init__(self, work: Path) -> None:
+        self.folder = work / "trash"
+        self.count = 0
+
+    def aside(self, path: Path) -> None:
+        """``path`` and the build's leftovers beside it (see ``rm``) moved into the trash."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for p in [path, *path.parent.glob(path.name + ".*"), *path.parent.glob(f".{path.name}.*")]:
+            if p.exists() or p.is_symlink():
+                self.count += 1
+                os.rename(p, self.folder / f"{self.count}-{p.name}")
+
+    def empty(self) -> None:
+        rm(self.folder)
 
 
 def rm(path: Path) -> None:
@@ -264,20 +302,27 @@ def corpus_for(n: int, work: Path) -> tuple[Path, corpus_mod.Corpus]:
     return root, c
 
 
-def bench_size(n: int, args, work: Path, log) -> dict:
+def _ours(n: int, args, work: Path):
+    """Size N's corpus, its content folder, our output and cache folders, their environment and
+    our build's command."""
     root, c = corpus_for(n, work)
     content = root / "ours" / "content"
     templates = Path(args.templates).resolve()
     out_ours, cache = work / f"site-ours-{n}", work / f"cache-{n}"
-    env = ours_env(cache)
     build = ours_cmd(args, "build", "--content", str(content), "--templates", str(templates),
                      "--out", str(out_ours), "--no-search")
+    return root, c, content, templates, out_ours, cache, ours_env(cache), build
+
+
+def cold_size(n: int, args, work: Path, log, trash: Trash) -> dict:
+    """Every tool's cold build of size N, alternating run by run, each earlier output moved aside."""
+    root, c, content, templates, out_ours, cache, env, build = _ours(n, args, work)
     tools: dict[str, dict] = {}
 
-    def cold_ours() -> dict:
-        rm(out_ours)
-        rm(cache)
-        return measure(build, env=env)
+    def cold_ours(pss: bool = False) -> dict:
+        trash.aside(out_ours)
+        trash.aside(cache)
+        return measure(build, env=env, pss=pss)
 
     runners = {"ours": cold_ours}
     skipped = {}
@@ -285,9 +330,9 @@ def bench_size(n: int, args, work: Path, log) -> dict:
         if shutil.which("hugo"):
             out_hugo = work / f"site-hugo-{n}"
 
-            def cold_hugo() -> dict:
-                rm(out_hugo)
-                return measure(["hugo", "--quiet", "-s", str(root / "hugo"), "-d", str(out_hugo)])
+            def cold_hugo(pss: bool = False) -> dict:
+                trash.aside(out_hugo)
+                return measure(["hugo", "--quiet", "-s", str(root / "hugo"), "-d", str(out_hugo)], pss=pss)
             runners["hugo"] = cold_hugo
         else:
             skipped["hugo"] = "not installed (apt-get install -y --no-install-recommends hugo)"
@@ -296,9 +341,10 @@ def bench_size(n: int, args, work: Path, log) -> dict:
         if exe and not (args.mkdocs_max and n > args.mkdocs_max):
             out_mk = work / f"site-mkdocs-{n}"
 
-            def cold_mkdocs() -> dict:
-                rm(out_mk)
-                return measure([str(exe), "build", "-q", "-f", str(root / "mkdocs" / "mkdocs.yml"), "-d", str(out_mk)])
+            def cold_mkdocs(pss: bool = False) -> dict:
+                trash.aside(out_mk)
+                return measure([str(exe), "build", "-q", "-f", str(root / "mkdocs" / "mkdocs.yml"), "-d", str(out_mk)],
+                               pss=pss)
             runners["mkdocs"] = cold_mkdocs
         elif exe:
             skipped["mkdocs"] = f"skipped above N={args.mkdocs_max} (--mkdocs-max)"
@@ -313,15 +359,22 @@ def bench_size(n: int, args, work: Path, log) -> dict:
         for name in order[i % len(order):] + order[:i % len(order)]:
             runs[name].append(runners[name]())
             log(f"  N={n} run {i + 1} {name:7} {runs[name][-1]['wall']:7.2f}s wall")
+    pss = {name: runners[name](pss=True) for name in order}  # untimed: see measure
+    log(f"  N={n} PSS run done")
     for name, r in runs.items():
-        tools[name + " cold build" if name != "ours" else "ours cold build, no search"] = median_of(r)
+        tools[name + " cold build" if name != "ours" else "ours cold build, no search"] = with_pss(median_of(r), pss[name])
 
     weights = page_weights(out_ours, [s.id for s in c.submissions]) if out_ours.is_dir() else {}
-    if args.cold_only:
-        pages = sum(1 for _ in out_ours.rglob("*.html"))
-        return {"n": n, "paragraphs": sum(len(r.paragraphs) for r in c.records), "pages": pages,
-                "tools": tools, "skipped": skipped, "weights": weights}
-    # Our other measures, on the output of the last cold build.
+    pages = sum(1 for _ in out_ours.rglob("*.html"))
+    return {"n": n, "paragraphs": sum(len(r.paragraphs) for r in c.records), "pages": pages,
+            "tools": tools, "skipped": skipped, "weights": weights}
+
+
+def extras_size(result: dict, args, work: Path, log) -> None:
+    """Our other measures of size N, on the output of its last cold build, added to ``result``."""
+    n = result["n"]
+    root, c, content, templates, out_ours, cache, env, build = _ours(n, args, work)
+    tools = result["tools"]
     pagefind_code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]); "
                      "from evidence_site.index import build_index; build_index(Path(sys.argv[1]))")
     src = str(Path(args.src).resolve()) if args.src else str(ROOT / "src")
@@ -334,32 +387,38 @@ def bench_size(n: int, args, work: Path, log) -> dict:
                                     "ours rebuild, first edit after a full build": []}
     spare = out_ours.with_name(f".{out_ours.name}.spare")  # write.spare: the output a rebuild replaced
     measure(build, env=env)  # leave a built site and a warm cache behind
+
+    def one_round(i: int, pss: bool) -> dict[str, dict]:
+        got = {}
+        rm(out_ours / "pagefind")
+        got["ours pagefind index"] = measure(index, pss=pss)
+        rm(out_ours / "pagefind")
+        got["ours check"] = measure(check, pss=pss)
+        got["ours rebuild, nothing changed"] = measure(build, env=env, pss=pss)
+        lines = original.split("\n")
+        first_text = next(j for j, line in enumerate(lines) if line.startswith("      ") and "text" in lines[j - 1])
+        # First an edit with no spare, as after a full build: every kept page is linked into an
+        # empty folder and the last output deleted; then another, which brings the spare up to date.
+        rm(spare)
+        lines[first_text] += f" Edited in run {i + 1}."
+        target.write_text("\n".join(lines))
+        got["ours rebuild, first edit after a full build"] = measure(build, env=env, pss=pss)
+        lines[first_text] += " Edited again."
+        target.write_text("\n".join(lines))
+        got["ours rebuild, one record edited"] = measure(build, env=env, pss=pss)
+        return got
+
     try:
         for i in range(args.runs):
-            rm(out_ours / "pagefind")
-            extra["ours pagefind index"].append(measure(index))
-            rm(out_ours / "pagefind")
-            extra["ours check"].append(measure(check))
-            extra["ours rebuild, nothing changed"].append(measure(build, env=env))
-            lines = original.split("\n")
-            first_text = next(j for j, line in enumerate(lines) if line.startswith("      ") and "text" in lines[j - 1])
-            # First an edit with no spare, as after a full build: every kept page is linked into an
-            # empty folder and the last output deleted; then another, which brings the spare up to date.
-            rm(spare)
-            lines[first_text] += f" Edited in run {i + 1}."
-            target.write_text("\n".join(lines))
-            extra["ours rebuild, first edit after a full build"].append(measure(build, env=env))
-            lines[first_text] += " Edited again."
-            target.write_text("\n".join(lines))
-            extra["ours rebuild, one record edited"].append(measure(build, env=env))
+            for name, r in one_round(i, False).items():
+                extra[name].append(r)
             log(f"  N={n} run {i + 1} ours extras done")
+        pss = one_round(args.runs, True)  # untimed: see measure
+        log(f"  N={n} ours extras PSS run done")
     finally:
         target.write_text(original)
     for name, r in extra.items():
-        tools[name] = median_of(r)
-    pages = sum(1 for _ in out_ours.rglob("*.html"))
-    return {"n": n, "paragraphs": sum(len(r.paragraphs) for r in c.records), "pages": pages,
-            "tools": tools, "skipped": skipped, "weights": weights}
+        tools[name] = with_pss(median_of(r), pss[name])
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -415,7 +474,7 @@ def table(results: list[dict], markdown: bool) -> str:
     for r in results:
         for name, m in r["tools"].items():
             rows.append((str(r["n"]), name, f"{m['wall']:.2f}", f"{m['cpu']:.2f}", f"{m['peak_mb']:.0f}",
-                         f"{m.get('pss_mb', 0):.0f}", f"{m.get('largest_mb', 0):.0f}",
+                         f"{m['pss_mb']:.0f}" if m.get("pss_mb") is not None else "", f"{m.get('largest_mb', 0):.0f}",
                          f"{m['pagefind_peak_mb']:.0f}" if m["pagefind_peak_mb"] else ""))
         for name, v in ratios(r).items():
             rows.append((str(r["n"]), name, f"{v:.2f}×", "", "", "", "", ""))
@@ -453,14 +512,33 @@ def main(argv: list[str] | None = None) -> int:
           f"pagefind {info['pagefind']}; load average {info['load_average'][0]:.1f}", flush=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     results = []
-    for n in args.sizes.split(","):
-        results.append(bench_size(int(n), args, work, lambda s: print(s, flush=True)))
+    log = lambda s: print(s, flush=True)  # noqa: E731
+
+    def save() -> None:  # after each step
         info["load_average_after"] = os.getloadavg()
         report = {"machine": info, "runs": args.runs, "src": args.src or "src", "templates": args.templates,
                   "results": results, "ratios": {r["n"]: ratios(r) for r in results},
                   "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        (work / f"results-{stamp}.json").write_text(json.dumps(report, indent=1))  # after each size
+        (work / f"results-{stamp}.json").write_text(json.dumps(report, indent=1))
         (work / "latest.json").write_text(json.dumps(report, indent=1))
+
+    trash = Trash(work)
+    if trash.folder.exists():  # left by a run cut short
+        log(f"deleting {trash.folder}, left by an earlier run: the cold builds of the next five minutes "
+            "may be slowed by it (see Trash)")
+        trash.empty()
+    try:
+        # Every size's cold builds first: the other measures delete files (a rebuild deletes the
+        # output it replaced), which would slow the next size's cold builds (see Trash).
+        for n in args.sizes.split(","):
+            results.append(cold_size(int(n), args, work, log, trash))
+            save()
+        if not args.cold_only:
+            for result in results:
+                extras_size(result, args, work, log)
+                save()
+    finally:
+        trash.empty()
     print()
     print(table(results, args.markdown))
     print()
