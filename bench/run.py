@@ -370,8 +370,10 @@ def cold_size(n: int, args, work: Path, log, trash: Trash) -> dict:
             "tools": tools, "skipped": skipped, "weights": weights}
 
 
-def extras_size(result: dict, args, work: Path, log) -> None:
-    """Our other measures of size N, on the output of its last cold build, added to ``result``."""
+def extras_size(result: dict, args, work: Path, log, trash: Trash) -> None:
+    """Our other measures of size N, on the output of its last cold build, added to ``result``. What
+    the benchmark itself removes between them (the search index, the spare) is moved aside, not
+    deleted (see Trash): the deletions timed are the build's own."""
     n = result["n"]
     root, c, content, templates, out_ours, cache, env, build = _ours(n, args, work)
     tools = result["tools"]
@@ -390,16 +392,16 @@ def extras_size(result: dict, args, work: Path, log) -> None:
 
     def one_round(i: int, pss: bool) -> dict[str, dict]:
         got = {}
-        rm(out_ours / "pagefind")
+        trash.aside(out_ours / "pagefind")
         got["ours pagefind index"] = measure(index, pss=pss)
-        rm(out_ours / "pagefind")
+        trash.aside(out_ours / "pagefind")
         got["ours check"] = measure(check, pss=pss)
         got["ours rebuild, nothing changed"] = measure(build, env=env, pss=pss)
         lines = original.split("\n")
         first_text = next(j for j, line in enumerate(lines) if line.startswith("      ") and "text" in lines[j - 1])
         # First an edit with no spare, as after a full build: every kept page is linked into an
         # empty folder and the last output deleted; then another, which brings the spare up to date.
-        rm(spare)
+        trash.aside(spare)
         lines[first_text] += f" Edited in run {i + 1}."
         target.write_text("\n".join(lines))
         got["ours rebuild, first edit after a full build"] = measure(build, env=env, pss=pss)
@@ -528,14 +530,14 @@ def main(argv: list[str] | None = None) -> int:
             "may be slowed by it (see Trash)")
         trash.empty()
     try:
-        # Every size's cold builds first: the other measures delete files (a rebuild deletes the
-        # output it replaced), which would slow the next size's cold builds (see Trash).
+        # Every size's cold builds first: the other measures delete files (a rebuild deletes what
+        # it replaced), which would slow the next size's cold builds (see Trash).
         for n in args.sizes.split(","):
             results.append(cold_size(int(n), args, work, log, trash))
             save()
         if not args.cold_only:
             for result in results:
-                extras_size(result, args, work, log)
+                extras_size(result, args, work, log, trash)
                 save()
     finally:
         trash.empty()
