@@ -85,6 +85,18 @@ def test_parallel_build_equals_one_process_build(synthetic, tmp_path, monkeypatc
     assert_same_site(fast, cold)
 
 
+def test_a_page_given_in_pieces_is_written_whole(tmp_path, monkeypatch):
+    # Batches of three pieces; runs of empty pieces longer than a batch must not end the page early.
+    monkeypatch.setattr(parallel, "WRITE_BATCH", 3)
+    pieces = ["<p>", "", "", "", "", "", "", "Caerdydd – ", "", "x" * 10, "</p>", "", "\n"]
+    parallel._write(tmp_path, "a/b/index.html", iter(pieces))
+    assert (tmp_path / "a/b/index.html").read_bytes() == "".join(pieces).encode("utf-8")
+    parallel._write(tmp_path, "a/c/index.html", "<p>whole</p>")
+    assert (tmp_path / "a/c/index.html").read_text(encoding="utf-8") == "<p>whole</p>"
+    parallel._write(tmp_path, "a/d/index.html", iter([]))
+    assert (tmp_path / "a/d/index.html").read_bytes() == b""
+
+
 def test_rebuild_after_an_edit_equals_a_cold_build(synthetic, tmp_path, monkeypatch):
     monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 0)
     monkeypatch.setattr(helper_mod, "may_fork", lambda: True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import os
+from itertools import islice
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,27 +75,23 @@ _REPORT = None  # ``render_pages``'s ``report``
 _REPORTED = [False]  # in a worker: its report was sent
 
 
-WRITE_BATCH = 1 << 16  # characters joined, encoded and written at a time
+WRITE_BATCH = 2048  # pieces joined, encoded and written at a time
 
 
 def _write(root: Path, rel: str, html) -> None:
     """Write a page given whole or in pieces (``Renderer.generate``): pieces are joined and encoded a
-    batch at a time, so a very large page never exists as one string (nor its UTF-8 as one buffer)."""
+    batch at a time, so a very large page never exists as one string (nor its UTF-8 as one buffer).
+    A batch is taken and joined at C speed (``islice``): a record page comes in about 190 pieces, and
+    a loop over them in Python cost 4% of rendering."""
     target = root / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     with write.create(target) as f:
         if isinstance(html, str):
             f.write(html.encode("utf-8"))
             return
-        batch: list[str] = []
-        size = 0
-        for piece in html:
-            batch.append(piece)
-            size += len(piece)
-            if size >= WRITE_BATCH:
-                f.write("".join(batch).encode("utf-8"))
-                batch, size = [], 0
-        f.write("".join(batch).encode("utf-8"))
+        pieces = iter(html)
+        for first in pieces:  # a batch a turn: its first piece and up to WRITE_BATCH - 1 more
+            f.write("".join((first, *islice(pieces, WRITE_BATCH - 1))).encode("utf-8"))
 
 
 def _render_chunk(chunk: tuple[int, list[int]]) -> tuple[tuple[int, list[int]], bool, object]:
