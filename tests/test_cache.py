@@ -126,6 +126,50 @@ def test_nothing_changed_leaves_the_site_as_it_is_and_a_touched_site_is_rebuilt(
     assert_same_site(out, cold_build(tmp_path / "cold", CONTENT, monkeypatch))
 
 
+def _count_compiles(monkeypatch) -> list[str]:
+    """Templates compiled in this process (a forked helper's count stays in the helper)."""
+    import jinja2
+
+    compiled: list[str] = []
+    compile_ = jinja2.Environment.compile
+
+    def counting(self, source, name=None, filename=None, raw=False, defer_init=False):
+        compiled.append(name)
+        return compile_(self, source, name, filename, raw, defer_init)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    return compiled
+
+
+@pytest.mark.parametrize("forks", [True, False])
+def test_a_helper_compiles_the_templates_while_the_content_loads(forks, tmp_path, monkeypatch):
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: forks)
+    compiled = _count_compiles(monkeypatch)
+    out = fast_build(tmp_path / "site", CONTENT, tmp_path / "cache", monkeypatch)
+    if forks:  # this process only read the bytecode the helper left in the cache
+        assert compiled == []
+    else:  # no helper (serve runs threads): compiled here, as before
+        assert "record.html" in compiled and "base.html" in compiled
+    assert_same_site(out, cold_build(tmp_path / "cold", CONTENT, monkeypatch))
+
+
+def test_a_template_error_found_by_the_helper_is_raised_as_it_is(tmp_path, monkeypatch):
+    import jinja2
+
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    page = templates / "glossary.html"
+    page.write_text(page.read_text() + "\n{% if %}\n")
+    monkeypatch.setenv("EVIDENCE_SITE_CACHE", str(tmp_path / "cache"))
+    settings_ = pipeline.Settings(content=CONTENT, templates=templates, out=tmp_path / "site", search=False)
+    with pytest.raises(jinja2.TemplateSyntaxError) as raised:
+        pipeline.build(settings_, log=lambda *a: None)
+    assert raised.value.name == "glossary.html"
+    assert raised.value.lineno == len(page.read_text().splitlines())
+    assert not (tmp_path / "site").exists()  # nothing built
+
+
 def test_a_template_change_is_not_up_to_date(tmp_path, monkeypatch):
     templates = tmp_path / "templates"
     shutil.copytree(TEMPLATES, templates)

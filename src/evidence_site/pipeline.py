@@ -13,7 +13,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from . import cache, data, deps, parallel, render, views, write
+from . import cache, data, deps, helper, parallel, render, views, write
 from .content import read_content, shown_path
 from .errors import Collector, ContentErrors
 from .load import LocDict, load_file
@@ -258,10 +258,7 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     of the paragraphs not edited from the last build's (``data.Reuse``); with ``glossary_reuse``, the
     glossary's uses are the last build's, the edited paragraphs searched again (``glossary_uses``)."""
     base = normalise_base(base_url)
-    env = render.environment(templates, cache.bytecode_cache(cache.cache_dir(templates)))
-    env.filters["wrap_p"] = lambda m: Markup("<p>") + m + Markup("</p>")
-    env.tests["contains"] = lambda seq, item: item in seq
-    env.filters["extract"] = lambda key, container: container[key]  # map("extract", site.force_by_id)
+    env = _environment(templates)
     files = SiteFiles()
     page_urls: list[str] = []
     uses = _Lazy(lambda: glossary_uses(site, glossary_reuse))  # only the glossary reads it: found where it renders
@@ -311,6 +308,24 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     return files
 
 
+def _environment(templates: Path):
+    """The templates' environment, with this project's filters and tests, compiling into the cache's
+    bytecode (``cache.bytecode_cache``)."""
+    env = render.environment(templates, cache.bytecode_cache(cache.cache_dir(templates)))
+    env.filters["wrap_p"] = lambda m: Markup("<p>") + m + Markup("</p>")
+    env.tests["contains"] = lambda seq, item: item in seq
+    env.filters["extract"] = lambda key, container: container[key]  # map("extract", site.force_by_id)
+    return env
+
+
+def _compile_templates(templates: Path) -> None:
+    """Every page template compiled into the cache's bytecode, which ``render_site``'s environment
+    then only reads (run by a helper while the content loads: ``build``)."""
+    env = _environment(templates)
+    for name in env.list_templates(filter_func=lambda name: name.endswith(".html")):
+        env.get_template(name)
+
+
 def _other_files(site: Site, templates: Path, base: str, page_urls: list[str], files: SiteFiles,
                  reuse: data.Reuse | None = None) -> None:
     """The files beside the pages: data, sitemap, robots.txt, static assets."""
@@ -348,21 +363,33 @@ def build(settings: Settings, log=print) -> float:
         write.check_output(settings.out, forbidden, no_inside)
         # Hashed before reading, so an edit made during the build makes the next one build again.
         store = cache.cache_dir(settings.templates)
-        now = cache.inputs(settings.content, settings.templates, {
-            "base_url": normalise_base(settings.base_url), "site_url": settings.site_url,
-            "search": settings.search, "out": str(settings.out.resolve())}, store)
-        saved = cache.saved_state(store, settings.out)
-        walks = last = None
-        if saved is not None and saved.get("key") != now.key:
-            # Something changed: the output's and the spare's listings, which tell whether pages may
-            # be kept, are read on the other core while the content loads (cache.Walks).
-            walks = cache.Walks(settings.out, None if settings.search else write.spare(settings.out), saved).start()
-        else:
-            last = cache.last_build(store, settings.out, now, saved)
-            if last.pages is not None:
-                elapsed = time.perf_counter() - start
-                log(f"{settings.out} is up to date ({last.pages} pages): nothing changed since it was built ({elapsed:.2f}s)")
-                return elapsed
+        # Compiling the templates takes 0.16 s when the cache holds no bytecode of them (a cold build):
+        # a helper compiles them into it on the other core, idle while this process hashes the
+        # inputs (helper.py); the environment that renders the pages then only reads the bytecode.
+        compiling = helper.Helper(lambda: _compile_templates(settings.templates)).start() \
+            if store is not None and helper.may_fork() else None
+        try:
+            now = cache.inputs(settings.content, settings.templates, {
+                "base_url": normalise_base(settings.base_url), "site_url": settings.site_url,
+                "search": settings.search, "out": str(settings.out.resolve())}, store)
+            saved = cache.saved_state(store, settings.out)
+            walks = last = None
+            if saved is not None and saved.get("key") != now.key:
+                # Something changed: the output's and the spare's listings, which tell whether pages
+                # may be kept, are read on the other core while the content loads (cache.Walks).
+                walks = cache.Walks(settings.out, None if settings.search else write.spare(settings.out), saved).start()
+            else:
+                last = cache.last_build(store, settings.out, now, saved)
+                if last.pages is not None:
+                    if compiling is not None:
+                        compiling.close()
+                    elapsed = time.perf_counter() - start
+                    log(f"{settings.out} is up to date ({last.pages} pages): nothing changed since it was built ({elapsed:.2f}s)")
+                    return elapsed
+        except BaseException:
+            if compiling is not None:
+                compiling.close()
+            raise
         digests = cache.Digests(store) if store is not None else None
         # Loading makes millions of objects and no garbage cycles: the cyclic collector would walk
         # them all again and again (a quarter of the loading time). After loading, the model is
@@ -375,6 +402,8 @@ def build(settings: Settings, log=print) -> float:
             site = load_site(settings.content, settings.site_url, digests, now.content)
             if last is None:
                 last = cache.last_build(store, settings.out, now, saved, walks)
+            if compiling is not None:
+                compiling.result()  # done (or done here, raising a template's error as it is)
         except ContentErrors:
             if digests is not None:
                 digests.save()  # the files that loaded well are not parsed again once the others are fixed
@@ -382,6 +411,8 @@ def build(settings: Settings, log=print) -> float:
         finally:
             if walks is not None:
                 walks.close()  # the helper reaped; what it read is kept (or read here if asked)
+            if compiling is not None:
+                compiling.close()
             if collecting:
                 gc.enable()
         if digests is not None and not digests.worth_saving():
