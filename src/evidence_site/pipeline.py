@@ -363,16 +363,17 @@ def build(settings: Settings, log=print) -> float:
         write.check_output(settings.out, forbidden, no_inside)
         # Hashed before reading, so an edit made during the build makes the next one build again.
         store = cache.cache_dir(settings.templates)
-        # Compiling the templates takes 0.16 s when the cache holds no bytecode of them (a cold build):
-        # a helper compiles them into it on the other core, idle while this process hashes the
-        # inputs (helper.py); the environment that renders the pages then only reads the bytecode.
+        saved = cache.saved_state(store, settings.out)
+        # Compiling the templates takes 0.16 s when the cache holds no bytecode of them: on a build
+        # into a folder the cache has no build of (a cold build), a helper compiles them into it on
+        # the other core, idle while this process hashes the inputs (helper.py); the environment
+        # that renders the pages then only reads the bytecode. A rebuild finds it there.
         compiling = helper.Helper(lambda: _compile_templates(settings.templates)).start() \
-            if store is not None and helper.may_fork() else None
+            if store is not None and saved is None and helper.may_fork() else None
         try:
             now = cache.inputs(settings.content, settings.templates, {
                 "base_url": normalise_base(settings.base_url), "site_url": settings.site_url,
                 "search": settings.search, "out": str(settings.out.resolve())}, store)
-            saved = cache.saved_state(store, settings.out)
             walks = last = None
             if saved is not None and saved.get("key") != now.key:
                 # Something changed: the output's and the spare's listings, which tell whether pages
@@ -435,7 +436,7 @@ def build(settings: Settings, log=print) -> float:
             def meanwhile(others: SiteFiles) -> None:
                 # The files beside the pages and the cache's digests are written while the workers
                 # render (this process waits on them then): 0.2 s and more off a large cold build.
-                write.write_files(new, others)
+                write.write_files(new, others, marker=False)  # the marker once the pages are there too
                 if digests is not None:
                     digests.save()
 
@@ -444,6 +445,7 @@ def build(settings: Settings, log=print) -> float:
                                 data_reuse=data_reuse, already=spare.shared if spare is not None else frozenset(),
                                 glossary_reuse=glossary_reuse)
             del digests, meanwhile
+            write.mark(new)
             if spare is not None:  # what the spare holds that this build does not make
                 made = set(files.pages) | set(files) | {write.MARKER}
                 trash += write.tidy(new, settings.out, spare.strays, set(last.previous.files) - made)

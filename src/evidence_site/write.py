@@ -304,8 +304,9 @@ def _copy_range(src: int, dst: int, offset: int, length: int, name: Path) -> Non
         length -= n
 
 
-def write_files(root: Path, files: dict[str, str | bytes | Spliced]) -> None:
-    """Write every output file; every path is checked before the first is written."""
+def write_files(root: Path, files: dict[str, str | bytes | Spliced], marker: bool = True) -> None:
+    """Write every output file; every path is checked before the first is written. Then, unless
+    ``marker`` is False (``mark`` later), the marker that tells the folder is a whole build of ours."""
     for rel in files:
         safe_rel(rel)
     for rel in sorted(files):
@@ -317,6 +318,12 @@ def write_files(root: Path, files: dict[str, str | bytes | Spliced]) -> None:
             continue
         with create(target) as f:
             f.write(content.encode("utf-8") if isinstance(content, str) else content)
+    if marker:
+        mark(root)
+
+
+def mark(root: Path) -> None:
+    """The marker: written once every page and file of a build is in the folder."""
     with create(root / MARKER) as f:
         f.write(b"built by evidence-site; safe to replace\n")
 
