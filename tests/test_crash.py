@@ -154,6 +154,8 @@ def test_two_builds_are_byte_identical_outside_pagefind(contents, snaps, tmp_pat
     assert_whole_bundle(out)
 
 
+# Fractions of the time a whole build of B takes (measured: the build gets faster, and a kill at a
+# fixed time once came after its swap), then two moments found by what the build has written.
 MOMENTS = (0.05, 0.2, 0.5, "pages written", "pagefind")
 
 
@@ -166,12 +168,15 @@ def after_kills(contents, built, snaps, tmp_path_factory):
     """
     a, b = contents
     root = tmp_path_factory.mktemp("kills")
+    started = time.monotonic()
+    build(b, root / "timed")  # as the builds below: a whole build of B, the cache as they find it
+    seconds = time.monotonic() - started
     out = good_site(built, "a", root / "site")
     left = []
     for moment in MOMENTS:
         proc = start(b, out)
         if isinstance(moment, float):
-            time.sleep(moment)
+            time.sleep(moment * seconds)
         else:
             # "pages written": the staging folder holds the marker (pages done, the index not yet
             # or partly made); "pagefind": Pagefind has begun writing its bundle there.
