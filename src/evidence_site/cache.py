@@ -255,7 +255,9 @@ class Walks:
     def __init__(self, out: Path, spare: Path | None, saved: dict) -> None:
         self.out = out
         self.spare_folder = spare
-        self.folders = _folders(saved["files"]) if spare is not None and isinstance(saved.get("spare"), list) else None
+        # The last build's files: the spare's walk reads their folders (``_folders``, worked out by
+        # whoever walks: the helper, not this process, 0.01 s of a rebuild at N = 5,000).
+        self.files = saved["files"] if spare is not None and isinstance(saved.get("spare"), list) else None
         self.helper = Helper(self._walk)
 
     def _walk(self) -> tuple:
@@ -265,7 +267,7 @@ class Walks:
             except OSError:
                 return self._FAILED
 
-        spare = attempt(_inodes, self.spare_folder, self.folders) if self.folders is not None else self._FAILED
+        spare = attempt(_inodes, self.spare_folder, _folders(self.files)) if self.files is not None else self._FAILED
         return attempt(_output_state, self.out), spare
 
     def start(self) -> Walks:
@@ -280,7 +282,9 @@ class Walks:
     def spare(self):
         """``_inodes`` of the spare, for the folders of the files the last build left."""
         found = self.helper.result()[1]
-        return _inodes(self.spare_folder, self.folders) if found == self._FAILED else found
+        if found != self._FAILED:
+            return found
+        return _inodes(self.spare_folder, _folders(self.files) if self.files is not None else None)
 
     def close(self) -> None:
         self.helper.close()
