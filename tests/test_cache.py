@@ -601,6 +601,18 @@ def test_the_libraries_versions_in_the_cache_key_are_those_installed(tmp_path, m
     assert cache.code_key() != before
 
 
+def test_record_files_are_named_from_the_content_folder_however_it_is_given(monkeypatch):
+    """The rows a rebuild compares with the last build's: each record's file relative to the content
+    folder, whether the folder was given relative to here, absolute, as "." or from below it."""
+    truth = sorted(p.relative_to(CONTENT).as_posix() for p in (CONTENT / "responses").rglob("*.yaml"))
+    assert truth
+    for cwd, given in [(ROOT, Path("content")), (ROOT, CONTENT), (CONTENT, Path(".")),
+                       (CONTENT / "responses", Path("..")), (CONTENT, CONTENT)]:
+        monkeypatch.chdir(cwd)
+        site = pipeline.load_site(given)
+        assert sorted(row[0] for row in pipeline._record_files(site, given)) == truth, (cwd, given)
+
+
 # --- the listings a rebuild checks, read by a helper while the content loads ------------------------
 
 def test_a_helper_reads_the_listings_as_this_process_would(synthetic, tmp_path, monkeypatch):
