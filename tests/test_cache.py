@@ -142,7 +142,7 @@ def _count_compiles(monkeypatch) -> list[str]:
 
 
 @pytest.mark.parametrize("forks", [True, False])
-def test_a_helper_compiles_the_templates_while_the_content_loads(forks, tmp_path, monkeypatch):
+def test_a_helper_compiles_the_templates_while_the_inputs_are_hashed(forks, tmp_path, monkeypatch):
     monkeypatch.setattr(helper_mod, "may_fork", lambda: forks)
     compiled = _count_compiles(monkeypatch)
     out = fast_build(tmp_path / "site", CONTENT, tmp_path / "cache", monkeypatch)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import gc
 import os
-from itertools import islice
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from . import helper, views, write

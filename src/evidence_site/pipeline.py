@@ -320,7 +320,7 @@ def _environment(templates: Path):
 
 def _compile_templates(templates: Path) -> None:
     """Every page template compiled into the cache's bytecode, which ``render_site``'s environment
-    then only reads (run by a helper while the content loads: ``build``)."""
+    then only reads (run by a helper on a cold build while the inputs are hashed: ``build``)."""
     env = _environment(templates)
     for name in env.list_templates(filter_func=lambda name: name.endswith(".html")):
         env.get_template(name)
@@ -361,7 +361,6 @@ def build(settings: Settings, log=print) -> float:
     with write.lock(settings.out, on_wait=lambda: log(f"waiting for another build of {settings.out} to finish")):
         write.recover(settings.out)
         write.check_output(settings.out, forbidden, no_inside)
-        # Hashed before reading, so an edit made during the build makes the next one build again.
         store = cache.cache_dir(settings.templates)
         saved = cache.saved_state(store, settings.out)
         # Compiling the templates takes 0.16 s when the cache holds no bytecode of them: on a build
@@ -371,6 +370,7 @@ def build(settings: Settings, log=print) -> float:
         compiling = helper.Helper(lambda: _compile_templates(settings.templates)).start() \
             if store is not None and saved is None and helper.may_fork() else None
         try:
+            # Hashed before reading, so an edit made during the build makes the next one build again.
             now = cache.inputs(settings.content, settings.templates, {
                 "base_url": normalise_base(settings.base_url), "site_url": settings.site_url,
                 "search": settings.search, "out": str(settings.out.resolve())}, store)
@@ -433,6 +433,7 @@ def build(settings: Settings, log=print) -> float:
             new = write.recycle(settings.out) if spare is not None else None
             if new is None:
                 spare, new = None, write.staging(settings.out)
+
             def meanwhile(others: SiteFiles) -> None:
                 # The files beside the pages and the cache's digests are written while the workers
                 # render (this process waits on them then): 0.2 s and more off a large cold build.
