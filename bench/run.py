@@ -214,7 +214,7 @@ def ours_env(cache: Path) -> dict:
 class Trash:
     """Where a cold run's earlier output goes: moved aside (a rename) before the run, deleted once every
     run is timed. This machine's ext4 has no journal, and without one ext4 passes over every inode
-    freed in the last minute (five, once its table is written to again) each time it allocates a new
+    freed in the last minute (six, once its table is written to again) each time it allocates a new
     one (``recently_deleted`` in fs/ext4/ialloc.c): a tool timed just after a delete of 12,000 files
     spent up to a quarter of its CPU in that search, more or less by the order the runs came in.
     Nothing is deleted while a tool is timed, so each tool's cold build pays for its own files only."""
@@ -526,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
 
     trash = Trash(work)
     if trash.folder.exists():  # left by a run cut short
-        log(f"deleting {trash.folder}, left by an earlier run: the cold builds of the next five minutes "
+        log(f"deleting {trash.folder}, left by an earlier run: the cold builds of the next six minutes "
             "may be slowed by it (see Trash)")
         trash.empty()
     try:
