@@ -178,7 +178,6 @@ class _Facts:
 # takes every paragraph's from the cache and reads only those of the few pages it renders.
 _FACTS: dict[str, _Facts | bytes] = {}
 _FACTS_MAX = 300_000
-_TOKEN_FIELDS = ("type", "tag", "nesting", "attrs", "level", "content", "markup", "info", "meta", "block", "hidden")
 
 
 def _compact(toks: tuple[Token, ...]) -> tuple[tuple, ...] | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from . import helper, views, write
+from . import helper, render, views, write
 from .render import Page, Renderer
 
 WORKERS_ENV = "EVIDENCE_SITE_WORKERS"
@@ -207,11 +207,8 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
     _JOBS, _ROOT, _REPORT = jobs, root, report
     # Templates compile once, here, so a template error is raised in this process as it is; those
     # the pages' templates extend, import or include too, or each worker would compile them again.
-    for job in jobs:
-        env = job.renderer.env
-        for name in sorted({page.template for _, page in job.pages}
-                           | set(env.list_templates(filter_func=lambda name: name.endswith(".html")))):
-            env.get_template(name)
+    for env in {id(job.renderer.env): job.renderer.env for job in jobs}.values():
+        render.compile_templates(env)
     froze = gc.get_freeze_count() == 0
     if froze:  # the model lives as long as the build: keep the collector (and copy-on-write) off it
         gc.collect()

@@ -7,11 +7,10 @@ import os
 import shutil
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-
-from markupsafe import Markup
 
 from . import cache, data, deps, helper, parallel, render, views, write
 from .content import read_content, shown_path
@@ -309,21 +308,8 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
 
 
 def _environment(templates: Path):
-    """The templates' environment, with this project's filters and tests, compiling into the cache's
-    bytecode (``cache.bytecode_cache``)."""
-    env = render.environment(templates, cache.bytecode_cache(cache.cache_dir(templates)))
-    env.filters["wrap_p"] = lambda m: Markup("<p>") + m + Markup("</p>")
-    env.tests["contains"] = lambda seq, item: item in seq
-    env.filters["extract"] = lambda key, container: container[key]  # map("extract", site.force_by_id)
-    return env
-
-
-def _compile_templates(templates: Path) -> None:
-    """Every page template compiled into the cache's bytecode, which ``render_site``'s environment
-    then only reads (run by a helper on a cold build while the inputs are hashed: ``build``)."""
-    env = _environment(templates)
-    for name in env.list_templates(filter_func=lambda name: name.endswith(".html")):
-        env.get_template(name)
+    """The templates' environment, compiling into the cache's bytecode (``cache.bytecode_cache``)."""
+    return render.environment(templates, cache.bytecode_cache(cache.cache_dir(templates)))
 
 
 def _other_files(site: Site, templates: Path, base: str, page_urls: list[str], files: SiteFiles,
@@ -358,7 +344,9 @@ def build(settings: Settings, log=print) -> float:
     write.check_output(settings.out, forbidden, no_inside)
     # The lock covers recovery too: recovery deletes stale staging folders, which must never be
     # those of a build still running.
-    with write.lock(settings.out, on_wait=lambda: log(f"waiting for another build of {settings.out} to finish")):
+    # The helpers a build starts are reaped (``helper.Helper.close``) when it ends, however it ends.
+    with write.lock(settings.out, on_wait=lambda: log(f"waiting for another build of {settings.out} to finish")), \
+            ExitStack() as reap:
         write.recover(settings.out)
         write.check_output(settings.out, forbidden, no_inside)
         store = cache.cache_dir(settings.templates)
@@ -367,30 +355,25 @@ def build(settings: Settings, log=print) -> float:
         # into a folder the cache has no build of (a cold build), a helper compiles them into it on
         # the other core, idle while this process hashes the inputs (helper.py); the environment
         # that renders the pages then only reads the bytecode. A rebuild finds it there.
-        compiling = helper.Helper(lambda: _compile_templates(settings.templates)).start() \
-            if store is not None and saved is None and helper.may_fork() else None
-        try:
-            # Hashed before reading, so an edit made during the build makes the next one build again.
-            now = cache.inputs(settings.content, settings.templates, {
-                "base_url": normalise_base(settings.base_url), "site_url": settings.site_url,
-                "search": settings.search, "out": str(settings.out.resolve())}, store)
-            walks = last = None
-            if saved is not None and saved.get("key") != now.key:
-                # Something changed: the output's and the spare's listings, which tell whether pages
-                # may be kept, are read on the other core while the content loads (cache.Walks).
-                walks = cache.Walks(settings.out, None if settings.search else write.spare(settings.out), saved).start()
-            else:
-                last = cache.last_build(store, settings.out, now, saved)
-                if last.pages is not None:
-                    if compiling is not None:
-                        compiling.close()
-                    elapsed = time.perf_counter() - start
-                    log(f"{settings.out} is up to date ({last.pages} pages): nothing changed since it was built ({elapsed:.2f}s)")
-                    return elapsed
-        except BaseException:
-            if compiling is not None:
-                compiling.close()
-            raise
+        compiling = None
+        if store is not None and saved is None and helper.may_fork():
+            compiling = helper.Helper(lambda: render.compile_templates(_environment(settings.templates))).start()
+            reap.callback(compiling.close)
+        # Hashed before reading, so an edit made during the build makes the next one build again.
+        now = cache.inputs(settings.content, settings.templates, {
+            "base_url": normalise_base(settings.base_url), "site_url": settings.site_url,
+            "search": settings.search, "out": str(settings.out.resolve())}, store)
+        walks = last = None
+        if saved is not None and saved.get("key") != now.key:
+            # Something changed: the output's and the spare's listings, which tell whether pages may
+            # be kept, are read on the other core while the content loads (cache.Walks).
+            walks = cache.Walks(settings.out, None if settings.search else write.spare(settings.out), saved).start()
+        else:
+            last = cache.last_build(store, settings.out, now, saved)
+            if last.pages is not None:
+                elapsed = time.perf_counter() - start
+                log(f"{settings.out} is up to date ({last.pages} pages): nothing changed since it was built ({elapsed:.2f}s)")
+                return elapsed
         digests = cache.Digests(store) if store is not None else None
         # Loading makes millions of objects and no garbage cycles: the cyclic collector would walk
         # them all again and again (a quarter of the loading time). After loading, the model is
@@ -412,8 +395,6 @@ def build(settings: Settings, log=print) -> float:
         finally:
             if walks is not None:
                 walks.close()  # the helper reaped; what it read is kept (or read here if asked)
-            if compiling is not None:
-                compiling.close()
             if collecting:
                 gc.enable()
         if digests is not None and not digests.worth_saving():

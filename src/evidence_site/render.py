@@ -54,7 +54,18 @@ def environment(templates: Path, bytecode_cache=None) -> Environment:
         auto_reload=False,  # each build makes its own environment: no need to stat every template per page
     )
     env.filters["selectattr"] = _memo_selectattr(env.filters["selectattr"])
+    # This project's own filters and test, which the templates use (without them they do not compile).
+    env.filters["wrap_p"] = lambda m: Markup("<p>") + m + Markup("</p>")
+    env.tests["contains"] = lambda seq, item: item in seq
+    env.filters["extract"] = lambda key, container: container[key]  # map("extract", site.force_by_id)
     return env
+
+
+def compile_templates(env: Environment) -> None:
+    """Every page template (and what they extend, import or include) compiled now: into the
+    environment's bytecode cache, and into this process's memory, where a forked worker finds it."""
+    for name in env.list_templates(filter_func=lambda name: name.endswith(".html")):
+        env.get_template(name)
 
 
 # Tests whose answer depends only on the value and the test's argument.
