@@ -224,9 +224,9 @@ class Trash:
         self.count = 0
 
     def aside(self, path: Path) -> None:
-        """``path`` and the build's leftovers beside it (see ``rm``) moved into the trash."""
+        """``path`` and the build's leftovers beside it (``leftovers``) moved into the trash."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        for p in [path, *path.parent.glob(path.name + ".*"), *path.parent.glob(f".{path.name}.*")]:
+        for p in [path, *leftovers(path)]:
             if p.exists() or p.is_symlink():
                 self.count += 1
                 os.rename(p, self.folder / f"{self.count}-{p.name}")
@@ -235,13 +235,17 @@ class Trash:
         rm(self.folder)
 
 
+def leftovers(path: Path) -> list[Path]:
+    """What a build into ``path`` leaves beside it: .old, staging folders, the spare (write.py)."""
+    return [*path.parent.glob(path.name + ".*"), *path.parent.glob(f".{path.name}.*")]
+
+
 def rm(path: Path) -> None:
     if path.is_symlink() or path.is_file():
         path.unlink()
     elif path.exists():
         shutil.rmtree(path)
-    # The build's own leftovers: .old, staging folders, the spare (write.py).
-    for sibling in [*path.parent.glob(path.name + ".*"), *path.parent.glob(f".{path.name}.*")]:
+    for sibling in leftovers(path):
         rm(sibling) if sibling.is_dir() else sibling.unlink()
 
 
