@@ -85,6 +85,35 @@ def test_parallel_build_equals_one_process_build(synthetic, tmp_path, monkeypatc
     assert_same_site(fast, cold)
 
 
+def test_workers_take_the_pages_of_no_group_first_and_every_page_once(synthetic):
+    """The glossary, entity, force and question pages (whose work is reckoned least well) are handed
+    out before any submission's pages, so none of them is left for one worker alone at the end; each
+    submission's pages stay in one chunk, those chunks largest first; every page is in one chunk."""
+    from types import SimpleNamespace
+
+    from evidence_site.urls import Urls
+
+    site = pipeline.load_site(synthetic)
+    entries = render.all_pages(site, Urls("/"))
+    job = parallel.Job(SimpleNamespace(site=site), entries)
+    chunks = parallel._chunks([job], 2)
+    indexes = [i for _, idx in chunks for i in idx]
+    assert sorted(indexes) == list(range(len(entries)))
+    grouped = [any(parallel._group(entries[i][1]) is not None for i in idx) for _, idx in chunks]
+    assert grouped == sorted(grouped), "a chunk of pages of no group comes after a submission's"
+    assert not all(grouped) and any(grouped)
+    assert all(parallel._group(entries[i][1]) is not None for (_, idx), g in zip(chunks, grouped) if g for i in idx)
+    owner: dict[str, int] = {}
+    for n, (_, idx) in enumerate(chunks):
+        for i in idx:
+            group = parallel._group(entries[i][1])
+            if group is not None:
+                assert owner.setdefault(group, n) == n, f"{group}'s pages are in two chunks"
+    costs = parallel._costs(job)
+    sizes = [sum(costs[i] for i in idx) for (_, idx), g in zip(chunks, grouped) if g]
+    assert sizes == sorted(sizes, reverse=True)
+
+
 def test_a_page_given_in_pieces_is_written_whole(tmp_path, monkeypatch):
     # Batches of three pieces; runs of empty pieces longer than a batch must not end the page early.
     monkeypatch.setattr(parallel, "WRITE_BATCH", 3)

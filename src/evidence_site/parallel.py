@@ -123,20 +123,37 @@ def _group(page: Page):
 
 
 def _chunks(jobs: list[Job], n_workers: int) -> list[tuple[int, list[int]]]:
-    """Chunks of pages, the largest first (so no worker is left with a big page at the end), each
-    holding whole groups of pages that share paragraphs (``_group``)."""
-    units: dict[tuple[int, object], tuple[int, list[int]]] = {}  # (job, group) -> (cost, indexes)
+    """Chunks of pages, each holding whole groups of pages that share paragraphs (``_group``): first
+    the pages of no group, then the groups, the largest first (so no worker is left with a big
+    chunk at the end while the other has nothing to do).
+
+    The pages of no group come first because their work is the least well reckoned (``cost``): the
+    glossary searches every paragraph for its acronyms, an entity page shows the paragraphs naming
+    it. Reckoned as a few links each, they made a chunk that came last and kept one worker busy for
+    a second alone at N = 5,000 (docs/performance.md); done first, whatever they take, the other
+    worker meanwhile renders groups, whose work is their paragraphs', and the chunks left are
+    shared out as the workers come free."""
+    alone: list[tuple[int, int, list[int]]] = []  # (cost, job, [index]) of each page of no group
+    groups: dict[tuple[int, str], tuple[int, list[int]]] = {}  # (job, group) -> (cost, indexes)
     for j, job in enumerate(jobs):
         for i, (c, (_, page)) in enumerate(zip(_costs(job), job.pages)):
             group = _group(page)
-            key = (j, group if group is not None else ("page", i))
-            acc, idx = units.get(key, (0, []))
+            if group is None:
+                alone.append((c, j, [i]))
+                continue
+            acc, idx = groups.get((j, group), (0, []))
             idx.append(i)
-            units[key] = (acc + c, idx)
-    weighted = [(c, j, idx) for (j, _), (c, idx) in units.items()]
-    total = sum(c for c, _, _ in weighted)
+            groups[j, group] = (acc + c, idx)
+    grouped = [(c, j, idx) for (j, _), (c, idx) in groups.items()]
+    total = sum(c for c, _, _ in alone) + sum(c for c, _, _ in grouped)
     target = max(1, total // (n_workers * 16))
-    weighted.sort(key=lambda x: -x[0])
+    return _packed(alone, target) + _packed(grouped, target)
+
+
+def _packed(weighted: list[tuple[int, int, list[int]]], target: int) -> list[tuple[int, list[int]]]:
+    """Units of work (cost, job, page indexes) packed into chunks of about ``target`` cost (a unit
+    never split), the largest chunk first."""
+    weighted = sorted(weighted, key=lambda x: -x[0])
     chunks: list[tuple[int, int, list[int]]] = []  # (cost, job, indexes)
     current: dict[int, tuple[int, list[int]]] = {}
     for c, j, idx_unit in weighted:
