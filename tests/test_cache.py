@@ -359,11 +359,13 @@ def counting(text, shown, errors):
     files.append(shown)
     return real_parse(text, shown, errors)
 load.parse_text = counting
-real_markdown = markdown._parse  # by markdown-it or its fast path (_simple_tokens)
-def parsing(text):
-    texts.append(text)
-    return real_markdown(text)
-markdown._parse = parsing
+def parsing(real):  # a text's Markdown read by the fast path (_simple_compact) or by markdown-it
+    def parse(text):
+        texts.append(text)
+        return real(text)
+    return parse
+markdown._simple_compact = parsing(markdown._simple_compact)
+markdown._parse_markdown = parsing(markdown._parse_markdown)
 if sys.argv[3] == "check":
     pipeline.check(Path(sys.argv[1]), Path(sys.argv[2]))
 else:

@@ -34,8 +34,31 @@ def fast(text: str) -> list[tuple] | None:
     return None if made is None else [tuple(getattr(t, f) for f in FIELDS) for t in made]
 
 
+def facts_from_markdown_it(text: str) -> tuple:
+    """A text's facts read from markdown-it's own tokens, as ``markdown._facts`` read them before it
+    read them from the fields of the fast path's tokens."""
+    toks = markdown.MD.parseInline(text)
+    toks = tuple(toks[0].children or ()) if toks else ()
+    hrefs = tuple(t.attrGet("href") or "" for t in toks if t.type == "link_open")
+    plain = "".join(t.content for t in toks if t.type in ("text", "code_inline", "text_special"))
+    live = markdown._drop_dead_links(list(toks))
+    runs = tuple(live[i].content for i in markdown._linkable_text_indexes(live))
+    return hrefs, plain, runs, markdown._compact(toks)
+
+
 def agrees(text: str) -> bool:
-    """True when the fast path made tokens (they must be markdown-it's); False when it left the text."""
+    """True when the fast path made tokens (they must be markdown-it's); False when it left the text.
+    Either way, the facts validation and rendering read of the text must be those of markdown-it's
+    tokens."""
+    markdown._FACTS.pop(text, None)
+    facts = markdown._facts(text)
+    assert (facts.hrefs, facts.plain, facts.runs, facts.compact) == facts_from_markdown_it(text), text
+    toks = markdown.MD.parseInline(text)
+    toks = list(toks[0].children or ()) if toks else []
+    dead = any(t.type == "link_open" and t.attrGet("href") == markdown.DEAD_LINK for t in toks)
+    rendered = markdown.MD.renderer.render(markdown._drop_dead_links(toks), markdown.MD.options, {})
+    prep = markdown.prepare(text)  # written without markdown-it's renderer when it can be
+    assert (prep.html, prep.dead_link) == (rendered, dead), text
     made = fast(text)
     if made is None:
         return False
@@ -94,3 +117,30 @@ def test_the_plain_forms_need_no_parser(text):
                                   "[a](javascript:x)", "[a]", "[a](<b>)", '[a](b "t")', "a\\*b", "**a\nb**"])
 def test_other_forms_are_left_to_markdown_it(text):
     assert fast(text) is None
+
+
+ADDRESS_PIECES = ["https://", "http://", "HTTPS://", "Http://", "mailto:", "ftp://", "//", "/", "/\\", "", "example.org",
+                  "EXAMPLE.org", "a-b.c", "1.2.3.4", "xn--bcher-kva.example", "bücher.example", "ex.org:8080", "[::1]",
+                  "user@", "/", "/", "path", "Path_2", "a.b", "..", "~x", "-", "?", "?q=1&r=2", "#", "#Frag", "%20",
+                  "%zz", "%", " ", "(", ")", "'", "*", "!", "$", ",", ";", ":", "@", "+", "=", "&", "é", "\\", "|", "^"]
+
+
+def test_addresses_written_as_they_are_are_those_markdown_it_writes_as_they_are():
+    """The addresses ``_href`` takes as written without asking markdown-it (``_AS_WRITTEN``) are ones
+    markdown-it's normalizeLink returns unchanged; it is asked about every other."""
+    rng = random.Random(9)
+    taken = 0
+    for _ in range(30000):
+        start = rng.choice(["", "https://example.org", "http://a-b.c", "/", "https://ex.org/"])
+        address = start + "".join(rng.choice(ADDRESS_PIECES) for _ in range(rng.randint(0, 6)))
+        if markdown._AS_WRITTEN.fullmatch(address):
+            taken += 1
+            assert markdown.MD.normalizeLink(address) == address, address
+    for address in ["https://example.org", "https://example.org/a/b.html", "/local/page/", "https://a.b?x=1#y",
+                    "https://example.org/force-001/question-01/4"]:
+        assert markdown._AS_WRITTEN.fullmatch(address), address
+        assert markdown.MD.normalizeLink(address) == address
+    for address in ["https://Example.org/", "https://ex.org:80/", "//host/x", "/\\host", "https://ex.org/a b",
+                    "https://ex.org/%41", "https://bücher.example/", "mailto:a@b.c", "javascript:x"]:
+        assert not markdown._AS_WRITTEN.fullmatch(address), address
+    assert taken > 3000

@@ -64,8 +64,8 @@ def _parse(text: str) -> tuple[Token, ...]:
     """The inline tokens of a text. Shared and never changed in place: copy before changing one."""
     if text and is_plain(text):
         return (Token("text", "", 0, content=text),)
-    simple = _simple_tokens(text)
-    return tuple(simple) if simple is not None else _parse_markdown(text)
+    simple = _simple_compact(text)
+    return tuple(_rebuild(simple)) if simple is not None else _parse_markdown(text)
 
 
 # --- the common case without the parser ------------------------------------------------------------
@@ -85,16 +85,31 @@ _AFTER_BOLD = frozenset(" .,;:?'\")(/-")  # may follow a closing "**": none can 
 _ADDRESS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:.-~%?=#+_,;@")
 
 
+# An address markdown-it writes as it is: http(s) with a lowercase ASCII host and no port, or a site
+# path, of letters, digits and "/._~-" (a query and a fragment of those and "=&"). normalizeLink
+# parses it into parts, finds nothing to encode in any and joins them again: 50 µs an address
+# (tests/test_markdown_fast.py compares the two on many thousands of addresses).
+_AS_WRITTEN = re.compile(r"(?:https?://[a-z0-9.-]+(?:/[A-Za-z0-9/._~-]*)?|/(?![/\\])[A-Za-z0-9/._~-]*)"
+                         r"(?:\?[A-Za-z0-9=&._~-]*)?(?:#[A-Za-z0-9._~-]*)?")
+
+
 @lru_cache(maxsize=4096)
 def _href(address: str) -> str | None:
     """A link's address as markdown-it writes it (normalizeLink), None when it refuses it (validateLink)."""
-    href = MD.normalizeLink(address)
+    href = address if _AS_WRITTEN.fullmatch(address) else MD.normalizeLink(address)
     return href if MD.validateLink(href) else None
 
 
 def _simple_tokens(text: str) -> list[Token] | None:
     """markdown-it's inline tokens for a text of plain runs, ``**bold**`` and ``[links](address)``,
     or None for any other text."""
+    compact = _simple_compact(text)
+    return None if compact is None else _rebuild(compact)
+
+
+def _simple_compact(text: str) -> tuple[tuple, ...] | None:
+    """``_simple_tokens`` in ``_compact``'s form, made without making a Token: what the facts of a
+    text are read from (``_facts``) and what is kept of its tokens."""
     raw: list[tuple[str, str]] = []  # markdown-it's tokens before it joins neighbouring texts: (kind, value)
     n = len(text)
     start = pos = 0
@@ -138,28 +153,30 @@ def _simple_tokens(text: str) -> list[Token] | None:
         start = pos
     if n > start:
         raw.append(("text", text[start:n]))
-    # markdown-it's last step (fragments_join): neighbouring texts joined, levels counted.
-    out: list[Token] = []
+    # markdown-it's last step (fragments_join): neighbouring texts joined, levels counted. Each
+    # token as _compact keeps it: type, tag, nesting, attrs, level, content, markup, info, meta,
+    # block, hidden.
+    out: list[tuple] = []
     level = 0
     for kind, value in raw:
         if kind == "text":
-            if out and out[-1].type == "text":
-                out[-1].content += value
+            if out and out[-1][0] == "text":
+                out[-1] = ("text", "", 0, None, out[-1][4], out[-1][5] + value, "", "", None, False, False)
             else:
-                out.append(Token("text", "", 0, level=level, content=value))
+                out.append(("text", "", 0, None, level, value, "", "", None, False, False))
         elif kind == "strong_open":
-            out.append(Token("strong_open", "strong", 1, level=level, markup="**"))
+            out.append(("strong_open", "strong", 1, None, level, "", "**", "", None, False, False))
             level += 1
         elif kind == "strong_close":
             level -= 1
-            out.append(Token("strong_close", "strong", -1, level=level, markup="**"))
+            out.append(("strong_close", "strong", -1, None, level, "", "**", "", None, False, False))
         elif kind == "link_open":
-            out.append(Token("link_open", "a", 1, attrs={"href": value}, level=level))
+            out.append(("link_open", "a", 1, (("href", value),), level, "", "", "", None, False, False))
             level += 1
         else:
             level -= 1
-            out.append(Token("link_close", "a", -1, level=level))
-    return out
+            out.append(("link_close", "a", -1, None, level, "", "", "", None, False, False))
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +200,11 @@ _FACTS_MAX = 300_000
 def _compact(toks: tuple[Token, ...]) -> tuple[tuple, ...] | None:
     if any(t.children or t.map for t in toks):
         return None  # images carry child tokens: parse those again rather than rebuild them
+    return _fields(toks)
+
+
+def _fields(toks: tuple[Token, ...]) -> tuple[tuple, ...]:
+    """Each token's own fields, as ``_compact`` keeps them (without its children, if any)."""
     return tuple((t.type, t.tag, t.nesting, tuple(t.attrs.items()) if t.attrs else None, t.level, t.content,
                   t.markup, t.info, tuple(t.meta.items()) if t.meta else None, t.block, t.hidden) for t in toks)
 
@@ -209,16 +231,49 @@ def _facts(text: str) -> _Facts:
     hit = _known(text)
     if hit is not None:
         return hit
-    toks = _parse(text)
     _PARSED[0] += 1
-    hrefs = tuple(t.attrGet("href") or "" for t in toks if t.type == "link_open")
-    plain = "".join(t.content for t in toks if t.type in ("text", "code_inline") or (t.type == "text_special"))
-    live = _drop_dead_links(list(toks))
-    runs = tuple(live[i].content for i in _linkable_text_indexes(live))
+    compact = _simple_compact(text) if text and not is_plain(text) else None
+    fields = compact
+    if compact is None:  # plain, or left to markdown-it
+        toks = _parse(text)
+        compact = _compact(toks)
+        fields = compact if compact is not None else _fields(toks)
+    hrefs, plain, runs = _read_facts(fields)
     if len(_FACTS) >= _FACTS_MAX:
         _FACTS.clear()
-    hit = _FACTS[text] = _Facts(hrefs, plain, runs, _compact(toks))
+    hit = _FACTS[text] = _Facts(hrefs, plain, runs, compact)
     return hit
+
+
+def _href_of(fields: tuple) -> str:
+    """A link_open token's href, from its fields (``_fields``)."""
+    return next((value for name, value in fields[3] if name == "href"), "") if fields[3] else ""
+
+
+def _read_facts(fields: tuple[tuple, ...]) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+    """``_Facts``' hrefs, plain and runs from the tokens' fields, without making a token: the
+    targets of the links; the text of the text tokens (code spans' too); and the text outside
+    links once dead links are dropped (``_drop_dead_links``, then ``_linkable_text_indexes``:
+    a dead link's opening and closing tokens go, its words stay, a run of their own)."""
+    hrefs = tuple(_href_of(f) for f in fields if f[0] == "link_open")
+    plain = "".join([f[5] for f in fields if f[0] in ("text", "code_inline", "text_special")])
+    runs = []
+    depth = dead = 0
+    for f in fields:
+        kind = f[0]
+        if kind == "link_open":
+            if _href_of(f) == DEAD_LINK:
+                dead += 1
+            else:
+                depth += 1
+        elif kind == "link_close":
+            if dead:
+                dead -= 1
+            else:
+                depth -= 1
+        elif kind == "text" and depth == 0:
+            runs.append(f[5])
+    return hrefs, plain, tuple(runs)
 
 
 _PARSED = [0]  # texts parsed (not found in _FACTS) since the process started
@@ -419,12 +474,52 @@ def _render_tokens(toks) -> str:
     return MD.renderer.render(toks, MD.options, {})
 
 
+def _direct_html(fields: tuple[tuple, ...]) -> tuple[str, bool] | None:
+    """What markdown-it's renderer writes for tokens of text, bold and links (given by their fields,
+    ``_fields``), dead links dropped, and whether there was one; None for any other token. The
+    renderer writes a text escaped, ``<strong>``, and ``<a`` with each attribute escaped."""
+    out: list[str] = []
+    dead = 0
+    had_dead = False
+    for f in fields:
+        kind = f[0]
+        if kind == "text":
+            out.append(escapeHtml(f[5]))
+        elif kind == "strong_open":
+            out.append("<strong>")
+        elif kind == "strong_close":
+            out.append("</strong>")
+        elif kind == "link_open":
+            if _href_of(f) == DEAD_LINK:
+                dead += 1
+                had_dead = True
+            else:
+                out.append("<a" + "".join([f' {name}="{escapeHtml(str(value))}"' for name, value in f[3] or ()]) + ">")
+        elif kind == "link_close":
+            if dead:
+                dead -= 1
+            else:
+                out.append("</a>")
+        else:
+            return None
+    return "".join(out), had_dead
+
+
 def prepare(text: str, mention_urls=(), abbr: tuple[re.Pattern[str] | None, dict[str, str]] | None = None) -> Prepared:
     """Parse and render a text once: dead links dropped, mentions linked; see ``Prepared``."""
     if not mention_urls and text and is_plain(text) and (
             abbr is None or abbr[0] is None or not any(term in text for term in abbr[1])):
         # Most paragraphs: one text token, rendered by markdown-it as the text HTML-escaped.
         return Prepared(escapeHtml(text), False, frozenset(), None, {})
+    hit = _known(text) if not mention_urls else None
+    if hit is not None and hit.compact is not None and (
+            abbr is None or abbr[0] is None or not any(term in hit.plain for term in abbr[1])):
+        # Most of the rest: bold words and links, nothing to link and no acronym to expand (so no
+        # tokens to keep for a page's variants; ``plain`` holds every text token's words, in links
+        # too), written without making a token.
+        direct = _direct_html(hit.compact)
+        if direct is not None:
+            return Prepared(direct[0], direct[1], frozenset(), None, {})
     toks = _render_tokens_of(text)
     dead = any(t.type == "link_open" and t.attrGet("href") == DEAD_LINK for t in toks)
     toks = _drop_dead_links(toks)
