@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,32 @@ def test_parallel_build_equals_one_process_build(synthetic, tmp_path, monkeypatc
     cold = cold_build(tmp_path / "cold", synthetic, monkeypatch)
     assert len(list(cold.rglob("*.html"))) > 100
     assert_same_site(fast, cold)
+
+
+def test_this_process_renders_beside_its_workers_and_every_page_is_written_once(synthetic, tmp_path, monkeypatch):
+    """With two cores, one worker is forked and this process, once the data files are written,
+    renders the chunks the worker has not started: pages come from both, each page from one."""
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 0)
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
+    log = tmp_path / "writers.log"
+    parent, real_write = os.getpid(), parallel._write
+
+    def logged(root, rel, html):
+        if os.getpid() != parent:
+            time.sleep(0.002)  # however fast the worker, chunks are left for this process
+        real_write(root, rel, html)
+        with open(log, "a") as f:  # one short append per page: lines from two processes do not mix
+            f.write(f"{os.getpid()} {rel}\n")
+
+    monkeypatch.setattr(parallel, "_write", logged)
+    fast = fast_build(tmp_path / "fast", synthetic, tmp_path / "cache", monkeypatch)
+    writers = [line.split(" ", 1) for line in log.read_text().splitlines()]
+    pages = [rel for _, rel in writers]
+    assert sorted(pages) == sorted(p.relative_to(fast).as_posix() for p in fast.rglob("*.html"))
+    assert len(set(pages)) == len(pages), "a page was written twice"
+    pids = {pid for pid, _ in writers}
+    assert str(os.getpid()) in pids and len(pids) == 2, pids
+    assert_same_site(fast, cold_build(tmp_path / "cold", synthetic, monkeypatch))
 
 
 def test_workers_take_the_pages_of_no_group_first_and_every_page_once(synthetic):

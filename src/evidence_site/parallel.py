@@ -1,5 +1,6 @@
 """Render pages on every core: forked workers render chunks of pages and write them straight into
-the staging folder, while the parent writes the data files.
+the staging folder, while the parent writes the data files and then renders the chunks no worker
+has started.
 
 Workers are forked after the site is loaded, so they share the model with the parent and nothing but
 page numbers and file names crosses between processes. A page renders the same in any process (a
@@ -72,7 +73,7 @@ def workers_wanted() -> int:
 _JOBS: list[Job] = []
 _ROOT: Path | None = None
 _REPORT = None  # ``render_pages``'s ``report``
-_REPORTED = [False]  # in a worker: its report was sent
+_REPORTED = [False]  # its report was sent (by this process, a worker or the parent)
 
 
 WRITE_BATCH = 2048  # pieces joined, encoded and written at a time
@@ -178,10 +179,12 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
                  report=None, on_report=None) -> dict[str, str]:
     """Render every page of every job. With ``root``, pages are written there (by worker processes
     when worthwhile) and the returned dict is empty; without, the pages are returned.
-    ``other_work`` (no arguments) runs in this process while the workers render. ``report`` (no
-    arguments), asked in each worker after each chunk until it gives something other than None,
+    ``other_work`` (no arguments) runs in this process while the workers render; then this process
+    renders the chunks no worker has started (one worker fewer than the cores: a worker forked for
+    the last core would copy, page by page, the model it reads, where this process has it already).
+    ``report`` (no arguments), asked after each chunk until it gives something other than None,
     tells what rendering made there that this process keeps: ``on_report`` is called here with
-    each worker's (something a page computed, such as the glossary's uses). ``side_work``,
+    each process's (something a page computed, such as the glossary's uses). ``side_work``,
     (function, arguments) that can be pickled, runs in a worker beside the pages (in a thread of this
     process, when there are no workers: hard-linking a rebuild's kept pages is mostly waiting on the
     file system, which a thread does while this one renders)."""
@@ -222,6 +225,7 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
 
     global _JOBS, _ROOT, _REPORT
     _JOBS, _ROOT, _REPORT = jobs, root, report
+    _REPORTED[0] = False
     # Templates compile once, here, so a template error is raised in this process as it is; those
     # the pages' templates extend, import or include too, or each worker would compile them again.
     for env in {id(job.renderer.env): job.renderer.env for job in jobs}.values():
@@ -235,15 +239,26 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
     failed: list[tuple[int, list[int]]] = []
     try:
         # A worker that dies (killed, out of memory) fails its chunk instead of hanging the build.
-        with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        with ProcessPoolExecutor(n_workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
             chunks = _chunks(jobs, n_workers)
-            # The largest chunk first, then the side work, so they go to different workers.
+            # The first chunk, then the side work, so that with two workers they go to different ones.
             futures = {pool.submit(_render_chunk, chunk): chunk for chunk in chunks[:1]}
             side = pool.submit(*side_work[:1], *side_work[1]) if side_work is not None else None
             futures.update((pool.submit(_render_chunk, chunk), chunk) for chunk in chunks[1:])
+
+            def done(chunk, ok: bool, found) -> None:
+                if not ok:
+                    failed.append(chunk)
+                if found is not None and on_report is not None:
+                    on_report(found)
+
             try:
                 if other_work is not None:
                     other_work()
+                # A chunk no worker has taken yet can still be called off: this process renders it.
+                for future in list(futures):
+                    if future.cancel():
+                        done(*_render_chunk(futures.pop(future)))
                 if side is not None:
                     try:
                         side.result()  # its own error is raised here as it was
@@ -251,13 +266,10 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
                         side_work[0](*side_work[1])
                 for future in as_completed(futures):
                     try:
-                        chunk, ok, found = future.result()
+                        result = future.result()
                     except Exception:  # noqa: BLE001 - a broken pool: this process renders the chunk
-                        chunk, ok, found = futures[future], False, None
-                    if not ok:
-                        failed.append(chunk)
-                    if found is not None and on_report is not None:
-                        on_report(found)
+                        result = futures[future], False, None
+                    done(*result)
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
