@@ -112,6 +112,61 @@ def test_this_process_renders_beside_its_workers_and_every_page_is_written_once(
     assert_same_site(fast, cold_build(tmp_path / "cold", synthetic, monkeypatch))
 
 
+def test_a_worker_is_given_its_next_chunk_only_once_it_has_finished_the_last():
+    """Chunks are not queued in a worker ahead of time (it could not give them back): at the end
+    this process would have nothing left to render while the worker still had several."""
+    from concurrent.futures import Future
+
+    given: list[tuple[tuple, Future]] = []
+
+    class Pool:
+        def submit(self, fn, chunk):
+            given.append((chunk, Future()))
+            return given[-1][1]
+
+    feeder = parallel._Feeder(Pool(), [(0, [i]) for i in range(6)], 1)
+    feeder.give()
+    feeder.start()
+    try:
+        assert [c for c, _ in given] == [(0, [0])]
+        assert feeder.take() == (0, [1])  # this process takes the next chunk itself
+        given[0][1].set_result(None)  # the worker is done with its first
+        deadline = time.monotonic() + 10
+        while len(given) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [c for c, _ in given] == [(0, [0]), (0, [2])]
+        assert [feeder.take() for _ in range(4)] == [(0, [3]), (0, [4]), (0, [5]), None]
+    finally:
+        for _, future in given:
+            if not future.done():
+                future.set_result(None)
+        feeder.join()
+    assert len(given) == 2 and set(feeder.futures) == {f for _, f in given}
+
+
+def test_a_render_worker_that_dies_leaves_its_pages_to_this_process(synthetic, tmp_path, monkeypatch):
+    """A worker killed halfway (out of memory, say) fails the chunk it held; this process renders
+    that chunk and every chunk not yet given out, and the site is a cold build's."""
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 0)
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
+    parent, real_write = os.getpid(), parallel._write
+    victim = "glossary/index.html"  # in the first chunk handed out: the pages of no group come first
+
+    died = tmp_path / "died"
+
+    def dying(root, rel, html):
+        if os.getpid() != parent and rel == victim:
+            died.touch()
+            os._exit(9)
+        real_write(root, rel, html)
+
+    monkeypatch.setattr(parallel, "_write", dying)
+    fast = fast_build(tmp_path / "fast", synthetic, tmp_path / "cache", monkeypatch)
+    assert died.exists(), "the worker should have been given the glossary, and died"
+    assert (fast / victim).is_file()
+    assert_same_site(fast, cold_build(tmp_path / "cold", synthetic, monkeypatch))
+
+
 def test_workers_take_the_pages_of_no_group_first_and_every_page_once(synthetic):
     """The glossary, entity, force and question pages (whose work is reckoned least well) are handed
     out before any submission's pages, so none of them is left for one worker alone at the end; each

@@ -1,6 +1,6 @@
 """Render pages on every core: forked workers render chunks of pages and write them straight into
-the staging folder, while the parent writes the data files and then renders the chunks no worker
-has started.
+the staging folder, while the parent writes the data files and then renders the chunks not given
+to a worker (``_Feeder``).
 
 Workers are forked after the site is loaded, so they share the model with the parent and nothing but
 page numbers and file names crosses between processes. A page renders the same in any process (a
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
+from collections import deque
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -175,13 +177,64 @@ def _packed(weighted: list[tuple[int, int, list[int]]], target: int) -> list[tup
     return [(j, idx) for _, j, idx in chunks]
 
 
+class _Feeder:
+    """Hands the chunks out in order, to the workers and to this process. A worker is given its
+    next chunk only when it has finished the last (a thread of this process waits on them), since a
+    chunk given to a worker cannot be taken back: given ahead, chunks waited in the worker's queue
+    at the end while this process, which takes the others (``take``), had nothing left to do."""
+
+    def __init__(self, pool, chunks: list[tuple[int, list[int]]], workers: int) -> None:
+        self.pool, self.workers = pool, workers
+        self.pending = deque(chunks)
+        self.futures: dict = {}  # every chunk given to a worker, by its future
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, name="render-feeder", daemon=True)
+
+    def give(self) -> list:
+        """A chunk to each worker without one; the futures of those still rendering."""
+        with self.lock:
+            running = [f for f in self.futures if not f.done()]
+            while self.pending and len(running) < self.workers:
+                chunk = self.pending.popleft()
+                try:
+                    future = self.pool.submit(_render_chunk, chunk)
+                except Exception:  # noqa: BLE001 - a broken or shut pool: this process takes the rest
+                    self.pending.appendleft(chunk)
+                    return []
+                self.futures[future] = chunk
+                running.append(future)
+            return running
+
+    def _run(self) -> None:
+        from concurrent.futures import FIRST_COMPLETED, wait  # noqa: PLC0415 - as render_pages
+
+        while running := self.give():
+            wait(running, return_when=FIRST_COMPLETED)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def take(self) -> tuple[int, list[int]] | None:
+        """The next chunk for this process, None when all are given out."""
+        with self.lock:
+            return self.pending.popleft() if self.pending else None
+
+    def stop(self) -> None:
+        with self.lock:
+            self.pending.clear()
+
+    def join(self) -> None:
+        if self.thread.ident is not None:  # started
+            self.thread.join()
+
+
 def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=None,
                  report=None, on_report=None) -> dict[str, str]:
     """Render every page of every job. With ``root``, pages are written there (by worker processes
     when worthwhile) and the returned dict is empty; without, the pages are returned.
     ``other_work`` (no arguments) runs in this process while the workers render; then this process
-    renders the chunks no worker has started (one worker fewer than the cores: a worker forked for
-    the last core would copy, page by page, the model it reads, where this process has it already).
+    renders beside them (one worker fewer than the cores: a worker forked for the last core would
+    copy, page by page, the model it reads, where this process has it already; ``_Feeder``).
     ``report`` (no arguments), asked after each chunk until it gives something other than None,
     tells what rendering made there that this process keeps: ``on_report`` is called here with
     each process's (something a page computed, such as the glossary's uses). ``side_work``,
@@ -240,11 +293,11 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
     try:
         # A worker that dies (killed, out of memory) fails its chunk instead of hanging the build.
         with ProcessPoolExecutor(n_workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-            chunks = _chunks(jobs, n_workers)
-            # The first chunk, then the side work, so that with two workers they go to different ones.
-            futures = {pool.submit(_render_chunk, chunk): chunk for chunk in chunks[:1]}
+            feeder = _Feeder(pool, _chunks(jobs, n_workers), n_workers - 1)
+            feeder.give()  # the workers forked here, before the feeder's thread starts
+            # A chunk to each worker, then the side work, so that with two workers they go to different ones.
             side = pool.submit(*side_work[:1], *side_work[1]) if side_work is not None else None
-            futures.update((pool.submit(_render_chunk, chunk), chunk) for chunk in chunks[1:])
+            feeder.start()
 
             def done(chunk, ok: bool, found) -> None:
                 if not ok:
@@ -255,23 +308,24 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
             try:
                 if other_work is not None:
                     other_work()
-                # A chunk no worker has taken yet can still be called off: this process renders it.
-                for future in list(futures):
-                    if future.cancel():
-                        done(*_render_chunk(futures.pop(future)))
+                while (chunk := feeder.take()) is not None:  # the chunks no worker has been given
+                    done(*_render_chunk(chunk))
                 if side is not None:
                     try:
                         side.result()  # its own error is raised here as it was
                     except BrokenProcessPool:  # its worker died: do it here
                         side_work[0](*side_work[1])
-                for future in as_completed(futures):
+                feeder.join()  # every chunk given out: the futures are all there
+                for future in as_completed(feeder.futures):
                     try:
                         result = future.result()
                     except Exception:  # noqa: BLE001 - a broken pool: this process renders the chunk
-                        result = futures[future], False, None
+                        result = feeder.futures[future], False, None
                     done(*result)
             except BaseException:
+                feeder.stop()
                 pool.shutdown(wait=True, cancel_futures=True)
+                feeder.join()
                 raise
     finally:
         _JOBS, _ROOT, _REPORT = [], None, None
