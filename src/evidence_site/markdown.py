@@ -508,8 +508,9 @@ def _direct_html(fields: tuple[tuple, ...]) -> tuple[str, bool] | None:
 def prepare(text: str, mention_urls=(), abbr: tuple[re.Pattern[str] | None, dict[str, str]] | None = None) -> Prepared:
     """Parse and render a text once: dead links dropped, mentions linked; see ``Prepared``."""
     if not mention_urls and text and is_plain(text) and (
-            abbr is None or abbr[0] is None or not any(term in text for term in abbr[1])):
-        # Most paragraphs: one text token, rendered by markdown-it as the text HTML-escaped.
+            abbr is None or abbr[0] is None or abbr[0].search(text) is None):
+        # Most paragraphs: one text token, rendered by markdown-it as the text HTML-escaped, in which
+        # _abbr's pattern finds no acronym to expand on any page.
         return Prepared(escapeHtml(text), False, frozenset(), None, {})
     hit = _known(text) if not mention_urls else None
     if hit is not None and hit.compact is not None and (

@@ -54,9 +54,13 @@ class Urls:
         return self.page(f"responses/{submission}/{body}/{question}/")
 
     def paragraph(self, p: Paragraph) -> str:
+        return self.paragraph_page(p) + "#" + p.id
+
+    def paragraph_page(self, p: Paragraph) -> str:
+        """The page a paragraph is on: its record's, or its submission's for an introduction."""
         if p.body is None or p.question is None:
-            return self.response(p.submission) + "#" + p.id
-        return self.record(p.submission, p.body, p.question) + "#" + p.id
+            return self.response(p.submission)
+        return self.record(p.submission, p.body, p.question)
 
     def force(self, force: str) -> str:
         return self.page(f"forces/{force}/")

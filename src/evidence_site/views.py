@@ -43,6 +43,8 @@ class SharedText:
         self.abbr = _abbr_table(site)
         self._paragraphs: dict[str, tuple[Paragraph, markdown.Prepared, ParagraphView]] = {}
         self._inline: dict[str, markdown.Prepared] = {}
+        # What a record's paragraphs share: its page's URL, absolute, and the head of their citations.
+        self._records: dict[tuple, tuple[str, str, str]] = {}
 
     def paragraph(self, p: Paragraph) -> tuple[markdown.Prepared, ParagraphView]:
         hit = self._paragraphs.get(p.id)
@@ -51,9 +53,15 @@ class SharedText:
         site = self.site
         mention_urls = [(m.text, self.urls.entity(site.entity_by_id[m.entity])) for m in p.mentions]
         prep = markdown.prepare(p.text, mention_urls, self.abbr)
-        url = self.urls.paragraph(p)
-        view = ParagraphView(p, Markup(prep.html), prep.dead_link, url,
-                             cite_text(site, p, self.labels, url, self.base, self.urls.lang),
+        key = (p.submission, p.body, p.question)
+        record = self._records.get(key)
+        if record is None:
+            page = self.urls.paragraph_page(p)
+            record = self._records[key] = (page, absolute(site.config.site_url, page, self.base),
+                                           cite_head(site, p, self.labels, self.urls.lang))
+        anchor = "#" + p.id
+        view = ParagraphView(p, Markup(prep.html), prep.dead_link, record[0] + anchor,
+                             cite_text(p, self.labels, record[2], record[1] + anchor),
                              tuple([site.body_by_id[b].name for b in p.joint_with]) if p.joint_with else ())
         self._paragraphs[p.id] = (p, prep, view)
         return prep, view
@@ -112,23 +120,28 @@ def _abbr_table(site: Site):
     return markdown.acronym_pattern(expansions), expansions
 
 
-def cite_text(site: Site, p: Paragraph, labels: dict[str, str], url: str, base: str, lang: str = "en") -> str:
-    """The citation in the interface's language: names with a Welsh form in it on Welsh pages."""
+def cite_head(site: Site, p: Paragraph, labels: dict[str, str], lang: str = "en") -> str:
+    """What the citations of a record's paragraphs (or of an introduction's) share: who said it, to
+    whom, where. In the interface's language: names with a Welsh form in it on Welsh pages."""
     sub = site.submission_by_id[p.submission]
-    absolute_url = absolute(site.config.site_url, url, base)
     if p.body is None or p.question is None:
         where = labels["cite_introduction"]
     else:
         q = site.question_by_id[p.question]
         where = labels["cite_answer"].format(body=site.body_by_id[p.body].name, number=q.number, title=q.title)
-    number = labels["cite_paragraph"].format(n=p.number) + ", " if p.number else ""
-    page = labels["cite_pages" if p.page_end else "cite_page"].format(pages=p.pages)
     if lang == "cy":
         author, committee, inquiry = (sub.author_cy or sub.author, sub.committee_cy or sub.committee,
                                       sub.inquiry_cy or sub.inquiry)
     else:
         author, committee, inquiry = sub.author, sub.committee, sub.inquiry
-    return f"{author}, {committee}, {inquiry}: {where}, {number}{page}. {absolute_url}"
+    return f"{author}, {committee}, {inquiry}: {where}, "
+
+
+def cite_text(p: Paragraph, labels: dict[str, str], head: str, absolute_url: str) -> str:
+    """The citation a clerk can paste: ``cite_head``, the paragraph's number and page, its address."""
+    number = labels["cite_paragraph"].format(n=p.number) + ", " if p.number else ""
+    page = labels["cite_pages" if p.page_end else "cite_page"].format(pages=p.pages)
+    return f"{head}{number}{page}. {absolute_url}"
 
 
 @dataclass(frozen=True, slots=True)
