@@ -132,10 +132,10 @@ def _chunks(jobs: list[Job], n_workers: int) -> list[tuple[int, list[int]]]:
 
     The pages of no group come first because their work is the least well reckoned (``cost``): the
     glossary searches every paragraph for its acronyms, an entity page shows the paragraphs naming
-    it. Reckoned as a few links each, they made a chunk that came last and kept one worker busy for
+    it. Reckoned as a few links each, they made a chunk that came last and kept one process busy for
     a second alone at N = 5,000 (docs/performance.md); done first, whatever they take, the other
-    worker meanwhile renders groups, whose work is their paragraphs', and the chunks left are
-    shared out as the workers come free."""
+    process meanwhile renders groups, whose work is their paragraphs', and the chunks left are
+    shared out as the processes come free (``_Feeder``)."""
     alone: list[tuple[int, int, list[int]]] = []  # (cost, job, [index]) of each page of no group
     groups: dict[tuple[int, str], tuple[int, list[int]]] = {}  # (job, group) -> (cost, indexes)
     for j, job in enumerate(jobs):
@@ -295,7 +295,7 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
         with ProcessPoolExecutor(n_workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
             feeder = _Feeder(pool, _chunks(jobs, n_workers), n_workers - 1)
             feeder.give()  # the workers forked here, before the feeder's thread starts
-            # A chunk to each worker, then the side work, so that with two workers they go to different ones.
+            # A chunk to each worker, then the side work (queued behind a chunk, not before every one).
             side = pool.submit(*side_work[:1], *side_work[1]) if side_work is not None else None
             feeder.start()
 
