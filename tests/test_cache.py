@@ -97,9 +97,10 @@ def test_this_process_renders_beside_its_workers_and_every_page_is_written_once(
     def logged(root, rel, html):
         if os.getpid() != parent:
             time.sleep(0.002)  # however fast the worker, chunks are left for this process
-        real_write(root, rel, html)
+        state = real_write(root, rel, html)
         with open(log, "a") as f:  # one short append per page: lines from two processes do not mix
             f.write(f"{os.getpid()} {rel}\n")
+        return state
 
     monkeypatch.setattr(parallel, "_write", logged)
     fast = fast_build(tmp_path / "fast", synthetic, tmp_path / "cache", monkeypatch)
@@ -110,6 +111,28 @@ def test_this_process_renders_beside_its_workers_and_every_page_is_written_once(
     pids = {pid for pid, _ in writers}
     assert str(os.getpid()) in pids and len(pids) == 2, pids
     assert_same_site(fast, cold_build(tmp_path / "cold", synthetic, monkeypatch))
+
+
+@pytest.mark.parametrize("workers", ["2", "1"])
+def test_a_full_build_remembers_its_output_as_a_walk_of_it_finds_it(workers, synthetic, tmp_path, monkeypatch):
+    """A full build remembers each file's size, time and inode from what it wrote (the pages as their
+    writer left them), not from walking the folder again: the same as the walk, file for file, or
+    the next build would take an untouched site for a touched one, or the reverse."""
+    import json
+
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 0)
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
+    store, out = tmp_path / "cache", tmp_path / "site"
+    walk, walked = cache._output_state, []
+    monkeypatch.setattr(cache, "_output_state", lambda root: walked.append(root) or walk(root))
+    monkeypatch.setenv("EVIDENCE_SITE_CACHE", str(store))
+    monkeypatch.setenv("EVIDENCE_SITE_WORKERS", workers)
+    pipeline.build(pipeline.Settings(content=synthetic, templates=TEMPLATES, out=out, search=False),
+                   log=lambda *a: None)
+    assert not walked, "the full build walked its output to remember it"
+    remembered = json.loads(cache._state_file(store, out).read_text())["files"]
+    assert remembered == walk(out)
+    assert len(remembered) > 100
 
 
 def test_a_worker_is_given_its_next_chunk_only_once_it_has_finished_the_last():
@@ -158,7 +181,7 @@ def test_a_render_worker_that_dies_leaves_its_pages_to_this_process(synthetic, t
         if os.getpid() != parent and rel == victim:
             died.touch()
             os._exit(9)
-        real_write(root, rel, html)
+        return real_write(root, rel, html)
 
     monkeypatch.setattr(parallel, "_write", dying)
     fast = fast_build(tmp_path / "fast", synthetic, tmp_path / "cache", monkeypatch)

@@ -81,40 +81,47 @@ _REPORTED = [False]  # its report was sent (by this process, a worker or the par
 WRITE_BATCH = 2048  # pieces joined, encoded and written at a time
 
 
-def _write(root: Path, rel: str, html) -> None:
+def _write(root: Path, rel: str, html) -> list[int]:
     """Write a page given whole or in pieces (``Renderer.generate``): pieces are joined and encoded a
     batch at a time, so a very large page never exists as one string (nor its UTF-8 as one buffer).
     A batch is taken and joined at C speed (``islice``): a record page comes in about 190 pieces, and
-    a loop over them in Python cost 4% of rendering."""
+    a loop over them in Python cost 4% of rendering. Returns the file's size, modification time and
+    inode as it is left (``cache.remember_build`` keeps them, without walking the folder again)."""
     target = root / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     with write.create(target) as f:
         if isinstance(html, str):
             f.write(html.encode("utf-8"))
-            return
-        pieces = iter(html)
-        for first in pieces:  # a batch a turn: its first piece and up to WRITE_BATCH - 1 more
-            f.write("".join((first, *islice(pieces, WRITE_BATCH - 1))).encode("utf-8"))
+        else:
+            pieces = iter(html)
+            for first in pieces:  # a batch a turn: its first piece and up to WRITE_BATCH - 1 more
+                f.write("".join((first, *islice(pieces, WRITE_BATCH - 1))).encode("utf-8"))
+        f.flush()
+        st = os.fstat(f.fileno())
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
-def _render_chunk(chunk: tuple[int, list[int]]) -> tuple[tuple[int, list[int]], bool, object]:
+def _render_chunk(chunk: tuple[int, list[int]]) -> tuple[tuple[int, list[int]], bool, object, dict]:
+    """Render and write a chunk's pages: (the chunk, whether it went well, what ``_REPORT`` found,
+    each page's ``_write`` state)."""
     job_index, indexes = chunk
     job = _JOBS[job_index]
     # What the chunks before made and keep (each paragraph's prepared text, the templates) leaves the
     # collector's sight, as the model did before the fork: otherwise every collection of the oldest
     # generation walks all of it again, a sixth of a worker's time (0.9 s of 5.5 s at N = 5,000).
     gc.freeze()
+    states = {}
     try:
         for i in indexes:
             rel, page = job.pages[i]
-            _write(_ROOT, rel, job.renderer.generate(page))  # type: ignore[arg-type]
+            states[rel] = _write(_ROOT, rel, job.renderer.generate(page))  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - the parent renders this chunk again to raise it as it is
-        return chunk, False, None
+        return chunk, False, None, {}
     found = None
     if _REPORT is not None and not _REPORTED[0]:
         found = _REPORT()
         _REPORTED[0] = found is not None
-    return chunk, True, found
+    return chunk, True, found, states
 
 
 def _group(page: Page):
@@ -229,9 +236,10 @@ class _Feeder:
 
 
 def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=None,
-                 report=None, on_report=None) -> dict[str, str]:
+                 report=None, on_report=None, written: dict[str, list[int]] | None = None) -> dict[str, str]:
     """Render every page of every job. With ``root``, pages are written there (by worker processes
-    when worthwhile) and the returned dict is empty; without, the pages are returned.
+    when worthwhile), each page's state as it was left goes into ``written`` (its path -> its size,
+    modification time and inode) and the returned dict is empty; without, the pages are returned.
     ``other_work`` (no arguments) runs in this process while the workers render; then this process
     renders beside them (one worker fewer than the cores: a worker forked for the last core would
     copy, page by page, the model it reads, where this process has it already; ``_Feeder``).
@@ -261,7 +269,9 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
             for job in jobs:
                 for rel, page in job.pages:
                     if root is not None:
-                        _write(root, rel, job.renderer.generate(page))
+                        state = _write(root, rel, job.renderer.generate(page))
+                        if written is not None:
+                            written[rel] = state
                     else:
                         out[rel] = job.renderer.render(page)
         finally:
@@ -299,11 +309,13 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
             side = pool.submit(*side_work[:1], *side_work[1]) if side_work is not None else None
             feeder.start()
 
-            def done(chunk, ok: bool, found) -> None:
+            def done(chunk, ok: bool, found, states: dict) -> None:
                 if not ok:
                     failed.append(chunk)
                 if found is not None and on_report is not None:
                     on_report(found)
+                if written is not None:
+                    written.update(states)
 
             try:
                 if other_work is not None:
@@ -320,7 +332,7 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
                     try:
                         result = future.result()
                     except Exception:  # noqa: BLE001 - a broken pool: this process renders the chunk
-                        result = feeder.futures[future], False, None
+                        result = feeder.futures[future], False, None, {}
                     done(*result)
             except BaseException:
                 feeder.stop()
@@ -335,5 +347,7 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
         job = jobs[job_index]
         for i in indexes:
             rel, page = job.pages[i]
-            _write(root, rel, job.renderer.generate(page))
+            state = _write(root, rel, job.renderer.generate(page))
+            if written is not None:
+                written[rel] = state
     return {}

@@ -217,6 +217,7 @@ class SiteFiles(dict):
         self.entries: list[tuple[str, render.Page]] = []
         self.kept: list[str] = []
         self.layouts: dict[str, data.Layout] = {}  # where the data files' items lie (data.Reuse)
+        self.written: dict[str, list[int]] = {}  # each page written: its state as left (parallel._write)
         # The glossary's uses (``glossary_ids``) once a page read them, in this process or a worker.
         self.glossary: dict[str, list[str]] | None = None
 
@@ -301,7 +302,8 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
         if meanwhile is not None:
             meanwhile(files)
 
-    files.update(parallel.render_pages(jobs, pages_out, other_work, keep, glossary_found, keep_glossary))
+    files.update(parallel.render_pages(jobs, pages_out, other_work, keep, glossary_found, keep_glossary,
+                                       written=files.written))
     if files.glossary is None:
         files.glossary = glossary_found()  # rendered here, if at all
     return files
@@ -431,11 +433,14 @@ def build(settings: Settings, log=print) -> float:
             if spare is not None:  # what the spare holds that this build does not make
                 made = set(files.pages) | set(files) | {write.MARKER}
                 trash += write.tidy(new, settings.out, spare.strays, set(last.previous.files) - made)
-            state = written = None
+            state = written = built = None
             if stale is not None and not settings.search:  # a search index adds files: read them all
                 kept = set(files.kept)
                 written = [rel for rel in files.pages if rel not in kept] + list(files) + [write.MARKER]
                 state = cache.rebuilt_state(new, written, files.kept, last.previous)
+            elif stale is None and not settings.search and store is not None:
+                # Every page and file written into a new folder: what a walk of it would find.
+                built = cache.written_state(new, files.written, [*files, write.MARKER])
             if settings.search:
                 from .index import build_index  # noqa: PLC0415
 
@@ -459,8 +464,8 @@ def build(settings: Settings, log=print) -> float:
         if cleaner is not None:
             cleaner.start()
         try:
-            cache.remember_build(store, settings.out, now.key, len(files.pages), state,
-                                 written if kept_spare else None)
+            cache.remember_build(store, settings.out, now.key, len(files.pages),
+                                 state if state is not None else built, written if kept_spare else None)
             if store is not None:
                 cache.remember_pages(store, settings.out, now, records, *_page_sets(site, records, files.entries))
                 cache.remember(store, settings.out, "data", now.key, files.layouts)
