@@ -354,9 +354,9 @@ def written_state(root: Path, known: dict[str, list[int]], others) -> dict[str, 
 def remember_build(cache: Path | None, out: Path, key: str, pages: int,
                    files: dict[str, list[int]] | None = None, spare: list[str] | None = None) -> None:
     """Keep what the build into ``out`` left there: every file's size, time and inode (``files``,
-    from ``rebuilt_state`` or ``written_state``, or read from the folder), for the next build to tell whether anyone
-    changed the folder since; with ``spare``, the files this build wrote, the only ones the output
-    it replaced, kept as the spare (``write.spare``), does not share with it."""
+    from ``rebuilt_state`` or ``written_state``, or read from the folder), for the next build to
+    tell whether anyone changed the folder since; with ``spare``, the files this build wrote, the
+    only ones the output it replaced, kept as the spare (``write.spare``), does not share with it."""
     if cache is None:
         return
     try:

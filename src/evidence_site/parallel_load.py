@@ -131,7 +131,7 @@ def _runs(jobs: list[Job], n: int) -> list[list[Job]]:
     """``jobs`` cut, in order, into ``n`` runs of about equal size in bytes (the first, this
     process's own, ``OWN_SHARE`` times as large as the others)."""
     sizes = []
-    for file, _, kind in jobs:
+    for file, _, _ in jobs:
         try:
             size = file.stat().st_size
         except OSError:
