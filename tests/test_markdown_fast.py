@@ -1,4 +1,4 @@
-"""Texts of plain words, bold runs and links get their tokens without markdown-it (``_simple_tokens``):
+"""Texts of plain words, bold runs and links get their tokens without markdown-it (``_simple_compact``):
 the same tokens markdown-it makes, field by field, or none at all (markdown-it then parses the text).
 
 Checked on every text of the real content, of the benchmark's corpus, and on thousands of texts made
@@ -30,8 +30,8 @@ def markdown_its(text: str) -> list[tuple]:
 
 
 def fast(text: str) -> list[tuple] | None:
-    made = markdown._simple_tokens(text)
-    return None if made is None else [tuple(getattr(t, f) for f in FIELDS) for t in made]
+    made = markdown._simple_compact(text)
+    return None if made is None else [tuple(getattr(t, f) for f in FIELDS) for t in markdown._rebuild(made)]
 
 
 def facts_from_markdown_it(text: str) -> tuple:

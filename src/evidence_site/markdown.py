@@ -72,8 +72,8 @@ def _parse(text: str) -> tuple[Token, ...]:
 #
 # Most texts with Markdown in them hold nothing but bold words and links, written the plain way:
 # "a **few words** and [a link](https://example.org/page)". markdown-it-py takes 0.1 ms to parse
-# one: a third of a large inquiry's loading. ``_simple_tokens`` makes the very tokens markdown-it
-# makes for such a text (tests/test_markdown_fast.py compares them on every text of the content, of
+# one: a third of a large inquiry's loading. ``_simple_compact`` makes the very tokens markdown-it
+# makes for such a text, as ``_compact`` keeps them, (tests/test_markdown_fast.py compares them on every text of the content, of
 # the benchmark's corpus and on many thousands of generated ones) and gives up, leaving the text to
 # markdown-it, on anything else: any other syntax character, a bold run that could both open and
 # close (the rules of left- and right-flanking runs), a link with a title, a bracket, a space or a
@@ -100,16 +100,10 @@ def _href(address: str) -> str | None:
     return href if MD.validateLink(href) else None
 
 
-def _simple_tokens(text: str) -> list[Token] | None:
-    """markdown-it's inline tokens for a text of plain runs, ``**bold**`` and ``[links](address)``,
-    or None for any other text."""
-    compact = _simple_compact(text)
-    return None if compact is None else _rebuild(compact)
-
-
 def _simple_compact(text: str) -> tuple[tuple, ...] | None:
-    """``_simple_tokens`` in ``_compact``'s form, made without making a Token: what the facts of a
-    text are read from (``_facts``) and what is kept of its tokens."""
+    """markdown-it's inline tokens for a text of plain runs, ``**bold**`` and ``[links](address)``,
+    in ``_compact``'s form (made without making a Token: ``_rebuild`` makes them), or None for any
+    other text."""
     raw: list[tuple[str, str]] = []  # markdown-it's tokens before it joins neighbouring texts: (kind, value)
     n = len(text)
     start = pos = 0
@@ -250,30 +244,34 @@ def _href_of(fields: tuple) -> str:
     return next((value for name, value in fields[3] if name == "href"), "") if fields[3] else ""
 
 
-def _read_facts(fields: tuple[tuple, ...]) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
-    """``_Facts``' hrefs, plain and runs from the tokens' fields, without making a token: the
-    targets of the links; the text of the text tokens (code spans' too); and the text outside
-    links once dead links are dropped (``_drop_dead_links``, then ``_linkable_text_indexes``:
-    a dead link's opening and closing tokens go, its words stay, a run of their own)."""
-    hrefs = tuple(_href_of(f) for f in fields if f[0] == "link_open")
-    plain = "".join([f[5] for f in fields if f[0] in ("text", "code_inline", "text_special")])
-    runs = []
+def _live(fields: tuple[tuple, ...]):
+    """The tokens' fields as ``_drop_dead_links`` leaves the tokens (a dead link's opening and
+    closing tokens gone, its words kept), each with whether it lies inside a live link (as
+    ``_linkable_text_indexes`` counts)."""
     depth = dead = 0
     for f in fields:
         kind = f[0]
         if kind == "link_open":
             if _href_of(f) == DEAD_LINK:
                 dead += 1
-            else:
-                depth += 1
+                continue
+            depth += 1
         elif kind == "link_close":
             if dead:
                 dead -= 1
-            else:
-                depth -= 1
-        elif kind == "text" and depth == 0:
-            runs.append(f[5])
-    return hrefs, plain, tuple(runs)
+                continue
+            depth -= 1
+        yield f, depth > 0
+
+
+def _read_facts(fields: tuple[tuple, ...]) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+    """``_Facts``' hrefs, plain and runs from the tokens' fields, without making a token: the
+    targets of the links; the text of the text tokens (code spans' too); and the text outside
+    live links once dead links are dropped (``_live``; a dead link's words make a run of their own)."""
+    hrefs = tuple(_href_of(f) for f in fields if f[0] == "link_open")
+    plain = "".join([f[5] for f in fields if f[0] in ("text", "code_inline", "text_special")])
+    runs = tuple([f[5] for f, inside in _live(fields) if f[0] == "text" and not inside])
+    return hrefs, plain, runs
 
 
 _PARSED = [0]  # texts parsed (not found in _FACTS) since the process started
@@ -474,14 +472,12 @@ def _render_tokens(toks) -> str:
     return MD.renderer.render(toks, MD.options, {})
 
 
-def _direct_html(fields: tuple[tuple, ...]) -> tuple[str, bool] | None:
+def _direct_html(fields: tuple[tuple, ...]) -> str | None:
     """What markdown-it's renderer writes for tokens of text, bold and links (given by their fields,
-    ``_fields``), dead links dropped, and whether there was one; None for any other token. The
-    renderer writes a text escaped, ``<strong>``, and ``<a`` with each attribute escaped."""
+    ``_fields``), dead links dropped (``_live``); None for any other token. The renderer writes a
+    text escaped, ``<strong>``, and ``<a`` with each attribute escaped."""
     out: list[str] = []
-    dead = 0
-    had_dead = False
-    for f in fields:
+    for f, _ in _live(fields):
         kind = f[0]
         if kind == "text":
             out.append(escapeHtml(f[5]))
@@ -490,19 +486,12 @@ def _direct_html(fields: tuple[tuple, ...]) -> tuple[str, bool] | None:
         elif kind == "strong_close":
             out.append("</strong>")
         elif kind == "link_open":
-            if _href_of(f) == DEAD_LINK:
-                dead += 1
-                had_dead = True
-            else:
-                out.append("<a" + "".join([f' {name}="{escapeHtml(str(value))}"' for name, value in f[3] or ()]) + ">")
+            out.append("<a" + "".join([f' {name}="{escapeHtml(str(value))}"' for name, value in f[3] or ()]) + ">")
         elif kind == "link_close":
-            if dead:
-                dead -= 1
-            else:
-                out.append("</a>")
+            out.append("</a>")
         else:
             return None
-    return "".join(out), had_dead
+    return "".join(out)
 
 
 def prepare(text: str, mention_urls=(), abbr: tuple[re.Pattern[str] | None, dict[str, str]] | None = None) -> Prepared:
@@ -518,9 +507,9 @@ def prepare(text: str, mention_urls=(), abbr: tuple[re.Pattern[str] | None, dict
         # Most of the rest: bold words and links, nothing to link and no acronym to expand (so no
         # tokens to keep for a page's variants; ``plain`` holds every text token's words, in links
         # too), written without making a token.
-        direct = _direct_html(hit.compact)
-        if direct is not None:
-            return Prepared(direct[0], direct[1], frozenset(), None, {})
+        html = _direct_html(hit.compact)
+        if html is not None:
+            return Prepared(html, DEAD_LINK in hit.hrefs, frozenset(), None, {})
     toks = _render_tokens_of(text)
     dead = any(t.type == "link_open" and t.attrGet("href") == DEAD_LINK for t in toks)
     toks = _drop_dead_links(toks)
