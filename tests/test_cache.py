@@ -114,25 +114,33 @@ def test_this_process_renders_beside_its_workers_and_every_page_is_written_once(
 
 
 @pytest.mark.parametrize("workers", ["2", "1"])
-def test_a_full_build_remembers_its_output_as_a_walk_of_it_finds_it(workers, synthetic, tmp_path, monkeypatch):
-    """A full build remembers each file's size, time and inode from what it wrote (the pages as their
-    writer left them), not from walking the folder again: the same as the walk, file for file, or
-    the next build would take an untouched site for a touched one, or the reverse."""
+def test_a_build_remembers_its_output_as_a_walk_of_it_finds_it(workers, synthetic, tmp_path, monkeypatch):
+    """A build without search remembers each file's size, time and inode from what it wrote (the
+    pages as their writer left them) and kept (as the last build left them), not by walking the
+    folder again: the same as the walk, file for file, or the next build would take an untouched
+    site for a touched one, or the reverse. A full build, then an edit without a spare, then one
+    with it."""
     import json
 
     monkeypatch.setattr(parallel, "MIN_PARALLEL_COST", 0)
     monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
-    store, out = tmp_path / "cache", tmp_path / "site"
+    content, store, out = tmp_path / "content", tmp_path / "cache", tmp_path / "site"
+    shutil.copytree(synthetic, content)
     walk, walked = cache._output_state, []
     monkeypatch.setattr(cache, "_output_state", lambda root: walked.append(root) or walk(root))
     monkeypatch.setenv("EVIDENCE_SITE_CACHE", str(store))
     monkeypatch.setenv("EVIDENCE_SITE_WORKERS", workers)
-    pipeline.build(pipeline.Settings(content=synthetic, templates=TEMPLATES, out=out, search=False),
-                   log=lambda *a: None)
-    assert not walked, "the full build walked its output to remember it"
-    remembered = json.loads(cache._state_file(store, out).read_text())["files"]
-    assert remembered == walk(out)
-    assert len(remembered) > 100
+    logs: list[str] = []
+    for edit in range(3):
+        if edit:
+            edit_record(content)
+        pipeline.build(pipeline.Settings(content=content, templates=TEMPLATES, out=out, search=False),
+                       log=logs.append)
+        remembered = json.loads(cache._state_file(store, out).read_text())["files"]
+        assert remembered == walk(out), logs[-1]
+        assert len(remembered) > 100
+    assert not [w for w in walked if w == out], "a build walked its output to remember it"
+    assert "rebuilt" in logs[1] and "rebuilt" in logs[2], logs
 
 
 def test_a_worker_is_given_its_next_chunk_only_once_it_has_finished_the_last():

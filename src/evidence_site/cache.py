@@ -333,13 +333,6 @@ def up_to_date(cache: Path | None, out: Path, key: str) -> int | None:
     return int(saved.get("pages", 0))
 
 
-def rebuilt_state(root: Path, written, kept, previous: Previous) -> dict[str, list[int]]:
-    """What ``_output_state`` would find in ``root``, a rebuild's output, without walking it: the files
-    it wrote (``written``, relative paths) as they are now, and the files it hard-linked from the last
-    build (``kept``) as that build left them (a link is the same file: size, time, inode)."""
-    return written_state(root, {rel: previous.files[rel] for rel in kept}, written)
-
-
 def written_state(root: Path, known: dict[str, list[int]], others) -> dict[str, list[int]]:
     """What ``_output_state`` would find in ``root``, a folder a build filled, without walking it: the
     files whose state is ``known`` (pages as their writer left them, ``parallel._write``; files
@@ -354,7 +347,7 @@ def written_state(root: Path, known: dict[str, list[int]], others) -> dict[str, 
 def remember_build(cache: Path | None, out: Path, key: str, pages: int,
                    files: dict[str, list[int]] | None = None, spare: list[str] | None = None) -> None:
     """Keep what the build into ``out`` left there: every file's size, time and inode (``files``,
-    from ``rebuilt_state`` or ``written_state``, or read from the folder), for the next build to
+    from ``written_state``, or read from the folder), for the next build to
     tell whether anyone changed the folder since; with ``spare``, the files this build wrote, the
     only ones the output it replaced, kept as the spare (``write.spare``), does not share with it."""
     if cache is None:

@@ -433,14 +433,14 @@ def build(settings: Settings, log=print) -> float:
             if spare is not None:  # what the spare holds that this build does not make
                 made = set(files.pages) | set(files) | {write.MARKER}
                 trash += write.tidy(new, settings.out, spare.strays, set(last.previous.files) - made)
-            state = written = built = None
-            if stale is not None and not settings.search:  # a search index adds files: read them all
-                kept = set(files.kept)
-                written = [rel for rel in files.pages if rel not in kept] + list(files) + [write.MARKER]
-                state = cache.rebuilt_state(new, written, files.kept, last.previous)
-            elif stale is None and not settings.search and store is not None:
-                # Every page and file written into a new folder: what a walk of it would find.
-                built = cache.written_state(new, files.written, [*files, write.MARKER])
+            # What a walk of the output would find, from what this build wrote and what it kept of the
+            # last one (which that build left as it is: a link is the same file). A search index
+            # adds files: then the folder is read after the swap (``cache.remember_build``).
+            state = written = None
+            if not settings.search:
+                written = [*files.written, *files, write.MARKER]
+                kept = {rel: last.previous.files[rel] for rel in files.kept}
+                state = cache.written_state(new, kept | files.written, [*files, write.MARKER])
             if settings.search:
                 from .index import build_index  # noqa: PLC0415
 
@@ -456,7 +456,7 @@ def build(settings: Settings, log=print) -> float:
             gc.unfreeze()
         # A rebuild that kept most pages keeps the output it replaced as the spare, for the next
         # rebuild to bring up to date instead of linking every page again; any other build leaves none.
-        kept_spare, moved = write.settle(retired, settings.out, keep=state is not None)
+        kept_spare, moved = write.settle(retired, settings.out, keep=stale is not None and not settings.search)
         trash += moved
         # What is left to delete is deleted in a thread while the cache is written (both mostly wait
         # on the file system); both finish before the lock is released.
@@ -464,8 +464,8 @@ def build(settings: Settings, log=print) -> float:
         if cleaner is not None:
             cleaner.start()
         try:
-            cache.remember_build(store, settings.out, now.key, len(files.pages),
-                                 state if state is not None else built, written if kept_spare else None)
+            cache.remember_build(store, settings.out, now.key, len(files.pages), state,
+                                 written if kept_spare else None)
             if store is not None:
                 cache.remember_pages(store, settings.out, now, records, *_page_sets(site, records, files.entries))
                 cache.remember(store, settings.out, "data", now.key, files.layouts)
