@@ -252,6 +252,7 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
     for job in jobs:
         for rel, _ in job.pages:
             write.safe_rel(rel)
+    written = {} if written is None else written
     n_workers = workers_wanted()
     total = sum(sum(_costs(job)) for job in jobs) if root is not None and n_workers > 1 else 0
     parallel = root is not None and n_workers > 1 and total >= MIN_PARALLEL_COST and helper.may_fork()
@@ -269,9 +270,7 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
             for job in jobs:
                 for rel, page in job.pages:
                     if root is not None:
-                        state = _write(root, rel, job.renderer.generate(page))
-                        if written is not None:
-                            written[rel] = state
+                        written[rel] = _write(root, rel, job.renderer.generate(page))
                     else:
                         out[rel] = job.renderer.render(page)
         finally:
@@ -314,8 +313,7 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
                     failed.append(chunk)
                 if found is not None and on_report is not None:
                     on_report(found)
-                if written is not None:
-                    written.update(states)
+                written.update(states)
 
             try:
                 if other_work is not None:
@@ -347,7 +345,5 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
         job = jobs[job_index]
         for i in indexes:
             rel, page = job.pages[i]
-            state = _write(root, rel, job.renderer.generate(page))
-            if written is not None:
-                written[rel] = state
+            written[rel] = _write(root, rel, job.renderer.generate(page))
     return {}

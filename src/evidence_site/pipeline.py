@@ -497,10 +497,10 @@ def _record_files(site: Site, content: Path) -> list[list[str]]:
     # A record's path is as ``content._shown_paths`` wrote it: the content folder as seen from here,
     # then the file's path inside it. Cut that off when it is so (no path made absolute: 0.015 s).
     shown = os.path.relpath(content) if os.sep == "/" else ".."
-    prefix = "" if shown == "." else shown + "/"
+    prefix = None if shown.startswith("..") else "" if shown == "." else shown + "/"
 
     def rel(path: str) -> str:  # cut, not os.path.relpath: 5,000 of those took a tenth of a second
-        if not shown.startswith("..") and path.startswith(prefix) and not os.path.isabs(path):
+        if prefix is not None and path.startswith(prefix) and not os.path.isabs(path):
             return path[len(prefix):]
         path = os.path.abspath(path)
         return (path[len(inside):] if path.startswith(inside) else os.path.relpath(path, root)).replace(os.sep, "/")
