@@ -318,3 +318,23 @@ def test_each_response_groups_its_bodies_under_their_forces_in_the_sites_order(s
             expected = [(f, [b for b in s.bodies if b.force == f.id and b.id in members]) for f in s.forces]
             assert views.forces_of_submission(s, sub.id) == [(f, found) for f, found in expected if found]
             assert views.forces_of_submission(s, sub.id)  # every response has a body
+
+
+def test_each_record_page_links_its_bodys_other_answers_in_question_order(inquiry, site):
+    """Every answer page lists the same body's answers to the other questions of its submission (in
+    the submission's order, each titled as its question) and the full response; never itself, never
+    another body's or submission's answer. The list is worked out once per body, so each of its
+    pages must still leave out its own question."""
+    urls = Urls("/")
+    titles = {q.id: f"Question {q.number}: {q.title}" for q in site.questions}
+    checked = 0
+    for sub in site.submissions:
+        for body in sub.bodies:
+            for qid in sub.questions:
+                nav = soup(inquiry[1], urls.record(sub.id, body, qid)).find("nav", class_="related")
+                links = [(a["href"], a.get_text()) for a in nav.find_all("a")]
+                expected = [(urls.record(sub.id, body, q), titles[q]) for q in sub.questions if q != qid]
+                assert links[:-1] == expected
+                assert links[-1][0] == urls.response(sub.id)
+                checked += 1
+    assert checked == len(site.records) == 100
