@@ -227,3 +227,104 @@ def test_a_spare_that_cannot_be_moved_is_left_and_the_rebuild_starts_afresh(ws, 
         assert REBUILT.match(ws.build(mp))
     assert_same_site(ws.out, ws.cold(monkeypatch))
     assert leftovers(ws.out) == []
+
+
+# --- the first edit after a full build: no spare, the pages linked while the content loads -----------
+
+@pytest.fixture
+def built(tmp_path, monkeypatch) -> Workspace:
+    """The real content after a full build (no spare), helpers forked as from the command line; the
+    calls to ``cache.Walks.linked`` (what the helper linked) and the pages ``write.link_files`` was
+    given in this process (beside the rendering) are recorded."""
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
+    ws = Workspace(tmp_path, CONTENT)
+    assert BUILT.match(ws.build(monkeypatch))
+    ws.editor = Editor(ws)  # type: ignore[attr-defined]
+    ws.linked, ws.beside = [], []  # type: ignore[attr-defined]
+    linked, link_files = cache.Walks.linked, write.link_files
+
+    def spy_linked(self):
+        found = linked(self)
+        ws.linked.append(found)
+        return found
+
+    def spy_link_files(src, dst, rels):
+        ws.beside.append(list(rels))
+        return link_files(src, dst, rels)
+
+    monkeypatch.setattr(cache.Walks, "linked", spy_linked)
+    monkeypatch.setattr(write, "link_files", spy_link_files)
+    return ws
+
+
+def pages_of(out: Path) -> list[str]:
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html"))
+
+
+def test_the_first_edit_after_a_full_build_finds_every_page_linked_while_it_loaded(built, monkeypatch):
+    """The helper that reads the output's listing links the last build's pages into the new folder
+    while the content loads; the rebuild only replaces the links of the pages it renders, and the
+    site is a cold build's. The live site is untouched meanwhile, and the next edit recycles the
+    spare as usual."""
+    ws = built
+    pages, before, inodes = pages_of(ws.out), tree(ws.out), files_and_inodes(ws.out)
+    ws.editor.edit()
+    rebuilt = REBUILT.match(ws.build(monkeypatch))
+    assert rebuilt
+    assert ws.linked == [pages], "the helper should have linked every page of the full build"
+    assert ws.beside == [], "no page should be left to link beside the rendering"
+    assert tree(write.spare(ws.out)) == before and files_and_inodes(write.spare(ws.out)) == inodes
+    now = files_and_inodes(ws.out)
+    assert sum(now[rel] != inodes[rel] for rel in pages) == int(rebuilt[1]) < len(pages), \
+        "every page but those the rebuild rendered is the last build's file"
+    assert_same_site(ws.out, ws.cold(monkeypatch))
+    assert leftovers(ws.out) == []
+    ws.editor.edit()
+    assert REBUILT.match(ws.build(monkeypatch))
+    assert ws.linked == [pages], "with a spare to bring up to date, nothing is linked while loading"
+    assert_same_site(ws.out, ws.cold(monkeypatch))
+    assert leftovers(ws.out) == []
+
+
+def test_a_content_error_found_after_the_pages_were_linked_leaves_no_folder(built, monkeypatch):
+    before = tree(ws_out := built.out)
+    record = built.record("policing-in-wales", "gwent-police", "strategic-direction")
+    record.write_text(record.read_text(encoding="utf-8") + "  - id: [unclosed\n", encoding="utf-8")
+    with pytest.raises(pipeline.ContentErrors):
+        built.build(monkeypatch)
+    assert tree(ws_out) == before
+    assert leftovers(ws_out) == []
+
+
+def test_linked_pages_a_rebuild_cannot_keep_are_thrown_away(built, monkeypatch):
+    """When the loaded content shows that no page may be kept after all (here: every page stale),
+    the folder of links is not used: every page is built into a folder of its own."""
+    built.editor.edit()
+    with monkeypatch.context() as mp:
+        mp.setattr(pipeline, "_stale_pages", lambda *args: None)
+        assert BUILT.match(built.build(mp))
+    assert built.linked == [], "the links were not asked for"
+    assert_same_site(built.out, built.cold(monkeypatch))
+    assert leftovers(built.out) == []
+
+
+def test_a_helper_that_dies_while_linking_leaves_the_links_to_the_rebuild(built, monkeypatch):
+    """The helper killed halfway through the links: its half-filled folder is thrown away and the
+    pages are linked beside the rendering, into a folder of their own."""
+    parent = os.getpid()
+    link_files = cache.link_files
+
+    def dying(src, dst, rels):
+        if os.getpid() != parent:
+            link_files(src, dst, rels[: len(rels) // 2])
+            os._exit(1)
+        return link_files(src, dst, rels)
+
+    monkeypatch.setattr(cache, "link_files", dying)
+    pages = pages_of(built.out)
+    built.editor.edit()
+    assert REBUILT.match(built.build(monkeypatch))
+    assert built.linked == [None]
+    assert len(built.beside) == 1 and 0 < len(built.beside[0]) < len(pages), "the kept pages linked beside the rendering"
+    assert_same_site(built.out, built.cold(monkeypatch))
+    assert leftovers(built.out) == []

@@ -4,8 +4,9 @@ and sends back its result (pickled, through a pipe).
 A rebuild after an edit runs in one process and leaves the second core idle; work that does not need
 what this process does next can be handed to a helper, forked while this process is still small (a
 fork after the model is loaded makes this process copy every page of it that it goes on to touch):
-reading the output's and the spare's listings while the content loads (``cache.Walks``), and, on a
-cold build, compiling the templates while this process hashes the inputs (``pipeline.build``). The result
+reading the output's and the spare's listings while the content loads (``cache.Walks``, which, when
+there is no spare to bring up to date, also links the last build's pages into the new folder), and, on
+a cold build, compiling the templates while this process hashes the inputs (``pipeline.build``). The result
 is the one the function returns here: when no helper can be forked (``may_fork``), or it fails or
 dies, the function is run in this process when its result is asked for.
 """

@@ -365,11 +365,18 @@ def build(settings: Settings, log=print) -> float:
         now = cache.inputs(settings.content, settings.templates, {
             "base_url": normalise_base(settings.base_url), "site_url": settings.site_url,
             "search": settings.search, "out": str(settings.out.resolve())}, store)
-        walks = last = None
+        walks = last = edits = prelink = None
         if saved is not None and saved.get("key") != now.key:
             # Something changed: the output's and the spare's listings, which tell whether pages may
-            # be kept, are read on the other core while the content loads (cache.Walks).
-            walks = cache.Walks(settings.out, None if settings.search else write.spare(settings.out), saved).start()
+            # be kept, are read on the other core while the content loads (cache.Walks). With no
+            # spare to bring up to date and only records edited, the helper links the last build's
+            # pages into the folder this build will write (cache.Walks's ``link_into``) meanwhile.
+            spare_folder = None if settings.search else write.spare(settings.out)
+            edits = cache.record_edits(store, settings.out, now, saved)
+            if not isinstance(edits, str) and helper.may_fork() and (
+                    spare_folder is None or not os.path.lexists(spare_folder)):
+                prelink = write.staging(settings.out)
+            walks = cache.Walks(settings.out, spare_folder, saved, prelink).start()
         else:
             last = cache.last_build(store, settings.out, now, saved)
             if last.pages is not None:
@@ -382,14 +389,16 @@ def build(settings: Settings, log=print) -> float:
         # frozen out of the collector's sight until the build ends.
         collecting = gc.isenabled()
         gc.disable()
+        loaded = False
         try:
             # With the hashes taken before reading (above), a file edited since is loaded as it was
             # hashed or as it is now: either way the next build sees the edit and builds again.
             site = load_site(settings.content, settings.site_url, digests, now.content)
             if last is None:
-                last = cache.last_build(store, settings.out, now, saved, walks)
+                last = cache.last_build(store, settings.out, now, saved, walks, edits)
             if compiling is not None:
                 compiling.result()  # done (or done here, raising a template's error as it is)
+            loaded = True
         except ContentErrors:
             if digests is not None:
                 digests.save()  # the files that loaded well are not parsed again once the others are fixed
@@ -397,13 +406,15 @@ def build(settings: Settings, log=print) -> float:
         finally:
             if walks is not None:
                 walks.close()  # the helper reaped; what it read is kept (or read here if asked)
+            if not loaded and prelink is not None:
+                shutil.rmtree(prelink, ignore_errors=True)
             if collecting:
                 gc.enable()
         if digests is not None and not digests.worth_saving():
             digests = None  # nothing to write: its copy of every file's digest is not carried into the workers
         gc.freeze()
         new = None
-        trash: list[Path] = []  # folders renamed away, to delete
+        trash: list[Path] = [prelink] if prelink is not None else []  # folders renamed away, to delete
         try:
             records = _record_files(site, settings.content) if store is not None else []
             stale = _stale_pages(site, records, last.previous) if last.previous is not None else None
@@ -414,8 +425,15 @@ def build(settings: Settings, log=print) -> float:
             spare = cache.spare_files(write.spare(settings.out), last.previous, walks) \
                 if stale is not None and not settings.search else None
             new = write.recycle(settings.out) if spare is not None else None
-            if new is None:
+            # The last build's pages, linked by the helper while the content loaded (listed when it did).
+            linked = walks.linked() if prelink is not None and walks is not None and stale is not None else None
+            if new is None and linked is not None:
+                trash.remove(prelink)
+                spare, new = None, prelink
+            elif new is None:
                 spare, new = None, write.staging(settings.out)
+            # The pages there already as the last build left them: the recycled spare's, or the links.
+            already = spare.shared if spare is not None else frozenset(linked or ())
 
             def meanwhile(others: SiteFiles) -> None:
                 # The files beside the pages and the cache's digests are written while the workers
@@ -426,13 +444,14 @@ def build(settings: Settings, log=print) -> float:
 
             files = render_site(site, settings.templates, settings.base_url, pages_out=new, only=stale,
                                 keep_from=settings.out, meanwhile=meanwhile,
-                                data_reuse=data_reuse, already=spare.shared if spare is not None else frozenset(),
-                                glossary_reuse=glossary_reuse)
+                                data_reuse=data_reuse, already=already, glossary_reuse=glossary_reuse)
             del digests, meanwhile
             write.mark(new)
             if spare is not None:  # what the spare holds that this build does not make
                 made = set(files.pages) | set(files) | {write.MARKER}
                 trash += write.tidy(new, settings.out, spare.strays, set(last.previous.files) - made)
+            elif linked is not None:  # a page of the last build that this one does not make
+                trash += write.tidy(new, settings.out, (), set(linked) - set(files.pages))
             # What a walk of the output would find, from what this build wrote and what it kept of the
             # last one (which that build left as it is: a link is the same file). A search index
             # adds files: then the folder is read after the swap (``cache.remember_build``).
