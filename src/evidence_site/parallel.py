@@ -117,6 +117,9 @@ def _render_chunk(chunk: tuple[int, list[int]]) -> tuple[tuple[int, list[int]], 
             states[rel] = _write(_ROOT, rel, job.renderer.generate(page))  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - the parent renders this chunk again to raise it as it is
         return chunk, False, None, {}
+    # A chunk holds whole groups, and the pages of no group come first (``_chunks``): no later chunk
+    # shows the paragraphs of this one's groups, whose prepared text need not be kept.
+    job.renderer.shared.forget({group for i in indexes if (group := _group(job.pages[i][1])) is not None})
     found = None
     if _REPORT is not None and not _REPORTED[0]:
         found = _REPORT()
