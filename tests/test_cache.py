@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from conftest import CONTENT, ROOT, TEMPLATES, build_site
 
-from evidence_site import cache, markdown, parallel, pipeline, render, views
+from evidence_site import cache, markdown, parallel, pipeline, render, views, write
 from evidence_site import helper as helper_mod
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -262,7 +262,7 @@ def test_workers_take_the_pages_of_no_group_first_and_every_page_once(synthetic)
 
 def test_a_page_given_in_pieces_is_written_whole(tmp_path, monkeypatch):
     # Batches of three pieces; runs of empty pieces longer than a batch must not end the page early.
-    monkeypatch.setattr(parallel, "WRITE_BATCH", 3)
+    monkeypatch.setattr(write, "WRITE_BATCH", 3)
     pieces = ["<p>", "", "", "", "", "", "", "Caerdydd – ", "", "x" * 10, "</p>", "", "\n"]
     parallel._write(tmp_path, "a/b/index.html", iter(pieces))
     assert (tmp_path / "a/b/index.html").read_bytes() == "".join(pieces).encode("utf-8")

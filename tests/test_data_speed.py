@@ -119,6 +119,40 @@ def test_evidence_files_are_byte_for_byte_what_the_encoders_write(real_site, url
         assert data.evidence_csv(site, urls) == reference_csv(site, urls)
 
 
+@pytest.mark.parametrize("batch", [1, 3, 10**6], ids=["one item", "three items", "all in one"])
+def test_data_files_made_as_they_are_written_are_the_same_bytes_and_layouts(real_site, batch, tmp_path, monkeypatch):
+    """A build makes each data file while writing it, a batch of items at a time (``stream``), and
+    never holds it whole: the files written are byte for byte the text made at once, whatever the
+    batch, the separators between batches included, and so is where each item lies (what the next
+    rebuild copies from). A file written that way is made no more than a batch ahead of the disk."""
+    monkeypatch.setattr(data, "ITEMS_BATCH", batch)
+    for site in (real_site, awkward(real_site)):
+        urls = Urls("/repo/")
+        whole: dict = {}
+        streamed_layouts: dict = {}
+        assert data.evidence_json(site, urls, layouts=whole) == reference_json(site, urls)
+        assert data.evidence_csv(site, urls, layouts=whole) == reference_csv(site, urls)
+        streamed = {"evidence.json": data.evidence_json(site, urls, layouts=streamed_layouts, stream=True),
+                    "evidence.csv": data.evidence_csv(site, urls, layouts=streamed_layouts, stream=True)}
+        assert all(isinstance(x, write.Streamed) for x in streamed.values())
+        assert streamed_layouts == {}, "made as written: nothing is made before"
+        write.write_files(tmp_path, streamed, marker=False)
+        assert (tmp_path / "evidence.json").read_bytes() == reference_json(site, urls).encode("utf-8")
+        assert (tmp_path / "evidence.csv").read_bytes() == reference_csv(site, urls).encode("utf-8")
+        assert streamed_layouts == whole and set(whole) == {"json", "csv"}
+        ids = [pid for sub in site.submissions for pid in sub.sequence]
+        for kind, lay in whole.items():  # every item where the layout says
+            written = (tmp_path / f"evidence.{kind}").read_bytes()
+            items = [written[a:b].decode("utf-8") for a, b in zip(lay.starts, lay.ends)]
+            if kind == "json":
+                assert [json.loads(x)["id"] for x in items] == ids
+            else:
+                assert [x.split(",", 1)[0] for x in items] == ids
+    paragraphs = len(real_site.paragraph_by_id) - sum(len(s.introduction) for s in real_site.submissions)
+    pieces = list(data.evidence_csv(real_site, Urls("/"), stream=True).pieces)
+    assert max(piece.count("\n") for piece in pieces) == min(batch, paragraphs)
+
+
 def test_the_second_file_reuses_paragraph_urls_only_for_the_same_site_and_urls(real_site):
     other = awkward(real_site)
     a, b = Urls("/"), Urls("/repo/")
@@ -236,3 +270,18 @@ def test_a_spliced_file_is_copied_across_file_systems_too(tmp_path, monkeypatch)
         assert (tmp_path / copy.__name__ / "f").read_bytes() == spliced.read() == expected
     with pytest.raises(OSError, match="ended before"):
         write.write_files(tmp_path / "short", {"f": write.Spliced(source, ((9990, 11),))})
+
+
+def test_a_streamed_file_is_written_as_its_pieces_are_made(tmp_path):
+    """Each piece is on disk before the next is made: the file is never held whole in memory."""
+    target = tmp_path / "data.json"
+    on_disk: list[int] = []
+
+    def pieces():
+        for i in range(5):
+            on_disk.append(target.stat().st_size if target.exists() else -1)
+            yield f"{i}ŵ" * 50_000
+
+    write.Streamed(pieces()).write_to(target)
+    assert target.read_text(encoding="utf-8") == "".join(f"{i}ŵ" * 50_000 for i in range(5))
+    assert on_disk == [0, 150_000, 300_000, 450_000, 600_000]

@@ -7,7 +7,8 @@ import hashlib
 import json
 import weakref
 from array import array
-from collections.abc import Callable, Iterable
+from itertools import chain
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from json.encoder import encode_basestring
@@ -15,7 +16,7 @@ from types import SimpleNamespace
 from html import escape as _html_escape
 
 from .model import Paragraph, Site
-from .write import Spliced
+from .write import Spliced, Streamed
 from .urls import Urls, absolute
 
 
@@ -132,28 +133,22 @@ def _size(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
+ITEMS_BATCH = 2048  # a data file's items made and joined at a time (about a megabyte of JSON)
+
+
 def _items(site: Site, urls: Urls, kind: str, make: Callable[[Paragraph, str], str],
            make_all: Callable[[list[tuple[Paragraph, str]]], list[str]], sep: str, start: int,
-           reuse: Reuse | None, layouts: dict[str, Layout] | None) -> list[str | tuple[int, int]]:
+           reuse: Reuse | None, layouts: dict[str, Layout] | None) -> list[str | tuple[int, int] | Iterator[str]]:
     """The paragraphs' items joined by ``sep`` (ASCII), the first at byte ``start`` of the file, as
     text and byte ranges of the last build's file: ``make`` makes one paragraph's item, ``make_all``
-    every paragraph's (in reading order, with their URLs). With ``reuse`` holding a layout for the
-    same paragraphs, only the changed paragraphs' items are made; with ``layouts``, where each item
-    lies is left there under ``kind``."""
+    those of a run of paragraphs (in reading order, with their URLs). With ``reuse`` holding a layout
+    for the same paragraphs, only the changed paragraphs' items are made; else every item, as text
+    pieces made as they are read (``_all_items``). With ``layouts``, where each item lies is left
+    there under ``kind`` (once every item is made)."""
     ids, order = _order(site)
     old = reuse.layouts.get(kind) if reuse is not None else None
     if old is None or old.order != order or len(old.starts) != len(ids) or not ids:
-        items = make_all(_reading_order(site, urls))
-        if layouts is not None:
-            starts, ends = array("q"), array("q")
-            pos, gap = start, len(sep)
-            for item in items:
-                starts.append(pos)
-                pos += len(item) if item.isascii() else len(item.encode("utf-8"))  # _size, inlined
-                ends.append(pos)
-                pos += gap
-            layouts[kind] = Layout(order, starts, ends)
-        return [sep.join(items)]
+        return [_all_items(_reading_order(site, urls), make_all, sep, start, layouts, kind, order)]
     assert reuse is not None
     by_id = site.paragraph_by_id
     changed = [i for i, pid in enumerate(ids) if pid in reuse.changed]
@@ -192,10 +187,32 @@ def _items(site: Site, urls: Urls, kind: str, make: Callable[[Paragraph, str], s
     return parts
 
 
-def _file(parts: list[str | tuple[int, int]], kind: str, reuse: Reuse | None) -> str | Spliced:
-    """A data file from its parts: text when it is all text, else text and the last file's ranges."""
-    if all(isinstance(x, str) for x in parts):
-        return "".join(parts)  # type: ignore[arg-type]
+def _all_items(order: list[tuple[Paragraph, str]], make_all: Callable[[list[tuple[Paragraph, str]]], list[str]],
+               sep: str, start: int, layouts: dict[str, Layout] | None, kind: str, digest: str) -> Iterator[str]:
+    """Every paragraph's item, joined by ``sep``, a batch of ``ITEMS_BATCH`` a piece, and where each
+    lies (see ``_items``): the items of an inquiry are never all held at once."""
+    starts, ends = array("q"), array("q")
+    pos, gap = start, len(sep)
+    for at in range(0, len(order), ITEMS_BATCH):
+        items = make_all(order[at:at + ITEMS_BATCH])
+        if layouts is not None:
+            for item in items:
+                starts.append(pos)
+                pos += len(item) if item.isascii() else len(item.encode("utf-8"))  # _size, inlined
+                ends.append(pos)
+                pos += gap
+        yield sep + sep.join(items) if at else sep.join(items)
+    if layouts is not None:
+        layouts[kind] = Layout(digest, starts, ends)
+
+
+def _file(parts: list[str | tuple[int, int] | Iterator[str]], kind: str, reuse: Reuse | None,
+          stream: bool = False) -> str | Spliced | Streamed:
+    """A data file from its parts: text when it is all text (``stream``: as pieces made while the
+    file is written), else text and the last file's ranges."""
+    if all(not isinstance(x, tuple) for x in parts):
+        pieces = chain.from_iterable([x] if isinstance(x, str) else x for x in parts)
+        return Streamed(pieces) if stream else "".join(pieces)
     assert reuse is not None
     merged: list[str | tuple[int, int]] = []
     for x in parts:  # neighbouring texts as one write
@@ -211,12 +228,13 @@ def _all_paragraph_json(order: list[tuple[Paragraph, str]]) -> list[str]:
 
 
 def evidence_json(site: Site, urls: Urls, reuse: Reuse | None = None,
-                  layouts: dict[str, Layout] | None = None) -> str | Spliced:
+                  layouts: dict[str, Layout] | None = None, stream: bool = False) -> str | Spliced | Streamed:
     """The evidence as JSON, keys sorted, one list item per line (readable, and a diff shows the
     paragraphs that changed). Written without ``indent``, which would make Python's JSON encoder fall
     back from C to pure Python: two seconds for 100,000 paragraphs instead of a fraction of one.
     ``reuse`` and ``layouts``: see ``Reuse`` (the bytes are the same either way; with ``reuse``, the
-    file may come as a ``write.Spliced``)."""
+    file may come as a ``write.Spliced``); ``stream``: as a ``write.Streamed``, made as it is written
+    (then ``layouts`` is filled once it is)."""
     items = {key: [_encode(item) for item in values] for key, values in _sections(site, urls).items()}
     # One join for the whole file, and one per list: the paragraphs come to tens of megabytes.
     out: list[str | tuple[int, int]] = ["{\n"]
@@ -236,7 +254,7 @@ def evidence_json(site: Site, urls: Urls, reuse: Reuse | None = None,
         else:
             out.append(f" {json.dumps(key)}: []{end}\n")
     out.append("}\n")
-    return _file(out, "json", reuse)
+    return _file(out, "json", reuse, stream)
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -290,14 +308,14 @@ def _csv_row(site: Site, p: Paragraph, url: str) -> list[str]:
 
 
 def evidence_csv(site: Site, urls: Urls, reuse: Reuse | None = None,
-                 layouts: dict[str, Layout] | None = None) -> str | Spliced:
-    """A row per paragraph, in evidence.json's order, its text made spreadsheet_safe. ``reuse`` and
-    ``layouts``: see ``Reuse`` (the bytes are the same either way)."""
+                 layouts: dict[str, Layout] | None = None, stream: bool = False) -> str | Spliced | Streamed:
+    """A row per paragraph, in evidence.json's order, its text made spreadsheet_safe. ``reuse``,
+    ``layouts`` and ``stream``: see ``evidence_json`` (the bytes are the same either way)."""
     header = _csv([_CSV_HEADER])
     parts = _items(site, urls, "csv", lambda p, url: _csv([_csv_row(site, p, url)]),
                   lambda order: _csv_lines(_csv_row(site, p, url) for p, url in order), "", len(header),
                   reuse, layouts)
-    return _file([header, *parts], "csv", reuse)
+    return _file([header, *parts], "csv", reuse, stream)
 
 
 def sitemap(site: Site, page_urls: list[str], base: str) -> str:

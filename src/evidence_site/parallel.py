@@ -17,7 +17,6 @@ import os
 import threading
 from collections import deque
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 
 from . import helper, render, views, write
@@ -78,24 +77,17 @@ _REPORT = None  # ``render_pages``'s ``report``
 _REPORTED = [False]  # its report was sent (by this process, a worker or the parent)
 
 
-WRITE_BATCH = 2048  # pieces joined, encoded and written at a time
-
-
 def _write(root: Path, rel: str, html) -> list[int]:
-    """Write a page given whole or in pieces (``Renderer.generate``): pieces are joined and encoded a
-    batch at a time, so a very large page never exists as one string (nor its UTF-8 as one buffer).
-    A batch is taken and joined at C speed (``islice``): a record page comes in about 190 pieces, and
-    a loop over them in Python cost 4% of rendering. Returns the file's size, modification time and
-    inode as it is left (``cache.remember_build`` keeps them, without walking the folder again)."""
+    """Write a page given whole or in pieces (``Renderer.generate``; ``write.write_pieces``: a very
+    large page never exists as one string). Returns the file's size, modification time and inode as
+    it is left (``cache.remember_build`` keeps them, without walking the folder again)."""
     target = root / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     with write.create(target) as f:
         if isinstance(html, str):
             f.write(html.encode("utf-8"))
         else:
-            pieces = iter(html)
-            for first in pieces:  # a batch a turn: its first piece and up to WRITE_BATCH - 1 more
-                f.write("".join((first, *islice(pieces, WRITE_BATCH - 1))).encode("utf-8"))
+            write.write_pieces(f, html)
         f.flush()
         st = os.fstat(f.fileno())
     return [st.st_size, st.st_mtime_ns, st.st_ino]

@@ -298,7 +298,7 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     link = [rel for rel in files.kept if rel not in already]
     keep = (write.link_files, (keep_from, pages_out, link)) if keep_from and pages_out and link else None
     def other_work() -> None:
-        _other_files(site, templates, base, page_urls, files, data_reuse)
+        _other_files(site, templates, base, page_urls, files, data_reuse, stream=pages_out is not None)
         if meanwhile is not None:
             meanwhile(files)
 
@@ -315,11 +315,13 @@ def _environment(templates: Path):
 
 
 def _other_files(site: Site, templates: Path, base: str, page_urls: list[str], files: SiteFiles,
-                 reuse: data.Reuse | None = None) -> None:
-    """The files beside the pages: data, sitemap, robots.txt, static assets."""
+                 reuse: data.Reuse | None = None, stream: bool = False) -> None:
+    """The files beside the pages: data, sitemap, robots.txt, static assets. With ``stream``, the data
+    files are made as they are written (``write.Streamed``), and their layouts with them: tens of
+    megabytes each for an inquiry, whose making was the main process's largest moment."""
     urls = Urls(base)
-    files["data/evidence.json"] = data.evidence_json(site, urls, reuse, files.layouts)
-    files["data/evidence.csv"] = data.evidence_csv(site, urls, reuse, files.layouts)
+    files["data/evidence.json"] = data.evidence_json(site, urls, reuse, files.layouts, stream=stream)
+    files["data/evidence.csv"] = data.evidence_csv(site, urls, reuse, files.layouts, stream=stream)
     files["sitemap.xml"] = data.sitemap(site, page_urls, base)
     files["robots.txt"] = data.robots(site, base)
     files[".nojekyll"] = ""

@@ -32,7 +32,8 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from itertools import islice
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 MARKER = ".evidence-site"
 
@@ -304,7 +305,34 @@ def _copy_range(src: int, dst: int, offset: int, length: int, name: Path) -> Non
         length -= n
 
 
-def write_files(root: Path, files: dict[str, str | bytes | Spliced], marker: bool = True) -> None:
+WRITE_BATCH = 2048  # pieces joined, encoded and written at a time
+
+
+def write_pieces(out: BinaryIO, pieces: Iterable[str]) -> None:
+    """Text given in pieces (a page from Jinja's ``generate``, a data file's items), joined and
+    encoded a batch at a time, taken at C speed (``islice``): the whole text is never one string,
+    nor its UTF-8 one buffer. A record page comes in about 190 pieces, and a loop over them in
+    Python cost 4% of rendering."""
+    pieces = iter(pieces)
+    for first in pieces:  # a batch a turn: its first piece and up to WRITE_BATCH - 1 more
+        out.write("".join((first, *islice(pieces, WRITE_BATCH - 1))).encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """A file's content as text pieces made while it is written, each encoded and written as it
+    comes (a data file's items come joined a batch at a time, about a megabyte): the data files of
+    an inquiry, tens of megabytes, are never held whole (nor their making's copies of them)."""
+
+    pieces: Iterable[str]
+
+    def write_to(self, target: Path) -> None:
+        with create(target) as out:
+            for piece in self.pieces:
+                out.write(piece.encode("utf-8"))
+
+
+def write_files(root: Path, files: dict[str, str | bytes | Spliced | Streamed], marker: bool = True) -> None:
     """Write every output file; every path is checked before the first is written. Then, unless
     ``marker`` is False (``mark`` later), the marker that tells the folder is a whole build of ours."""
     for rel in files:
@@ -313,7 +341,7 @@ def write_files(root: Path, files: dict[str, str | bytes | Spliced], marker: boo
         target = safe_join(root, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         content = files[rel]
-        if isinstance(content, Spliced):
+        if isinstance(content, (Spliced, Streamed)):
             content.write_to(target)
             continue
         with create(target) as f:
