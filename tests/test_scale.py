@@ -221,20 +221,24 @@ def test_the_pages_made_for_many_responses_are_valid_html(inquiry, lists_in_part
     assert not errors, "\n".join(errors)
 
 
-def test_the_glossary_finds_a_term_only_where_it_stands_as_a_word():
-    """The glossary looks for every term in all the paragraphs at once; a paragraph counts when the
-    term stands as a word anywhere in it (not inside a word or a hyphenated name), and once only."""
+@pytest.mark.parametrize("batch", [1, 3, 4096])
+def test_the_glossary_finds_a_term_only_where_it_stands_as_a_word(batch, monkeypatch):
+    """The glossary looks for every term in many paragraphs at once (a batch of them: however they
+    are cut, the same uses); a paragraph counts when the term stands as a word anywhere in it (not
+    inside a word or a hyphenated name), and once only."""
     from types import SimpleNamespace as NS
 
+    monkeypatch.setattr(pipeline, "GLOSSARY_BATCH", batch)
     texts = {
         "start": "CCE at the start.", "end": "ends with CCE", "twice": "CCE and CCE again",
         "inside": "CCEs and xCCE and CCE-led and pre-CCE", "late": "aCCE first, then CCE alone",
         "bold": "the **CCE** team", "linked": "see [CCE work](https://example.org/)", "none": "nothing here",
         "vru": "VRU, CCE", "other": "VRU2 and VRU_x",
     }
-    paragraphs = {pid: NS(id=pid, text=text) for pid, text in texts.items()}
+    paragraphs = {pid: NS(id=pid, text=text, submission="s", body="b") for pid, text in texts.items()}
     sequence = tuple(reversed(list(texts)))  # reading order differs from the order of the files
-    site = NS(submissions=[NS(introduction=(), sequence=sequence)], paragraph_by_id=paragraphs,
+    sub = NS(id="s", introduction=(), sequence=sequence)
+    site = NS(submissions=[sub], submission_by_id={"s": sub}, paragraph_by_id=paragraphs,
               acronyms=[NS(term="CCE"), NS(term="VRU")])
     uses = pipeline.glossary_uses(site)
     assert [p.id for p in uses["CCE"]] == ["vru", "linked", "bold", "late", "twice", "end", "start"]
@@ -338,3 +342,24 @@ def test_each_record_page_links_its_bodys_other_answers_in_question_order(inquir
                 assert links[-1][0] == urls.response(sub.id)
                 checked += 1
     assert checked == len(site.records) == 100
+
+
+def test_the_glossary_lists_each_terms_uses_in_reading_order_across_responses(site, monkeypatch):
+    """Across the five responses: each term's paragraphs are those whose words hold it as a word,
+    ordered by their place in their response (its introduction first), then introductions before
+    answers, then the responses' order: searched a batch of paragraphs at a time, whatever the batch."""
+    from evidence_site import markdown
+
+    rank = {s.id: i for i, s in enumerate(site.submissions)}
+    place = {}
+    for s in site.submissions:
+        place.update({p.id: i for i, p in enumerate(s.introduction)})
+        place.update({pid: 1000 + i for i, pid in enumerate(s.sequence)})
+    every = sorted(site.paragraph_by_id.values(), key=lambda p: (place[p.id], p.body is not None, rank[p.submission]))
+    expected = {a.term: [p.id for p in every
+                         if markdown.acronym_pattern([a.term]).search(markdown.plain_text(p.text))]
+                for a in site.acronyms}
+    assert sum(map(len, expected.values())) > 100
+    for batch in (1, 50, 10**6):
+        monkeypatch.setattr(pipeline, "GLOSSARY_BATCH", batch)
+        assert pipeline.glossary_ids(pipeline.glossary_uses(site)) == expected

@@ -122,6 +122,9 @@ def build_date(lang: str = DEFAULT_LANGUAGE) -> str | None:
     return day.strftime("%-d %B %Y")
 
 
+GLOSSARY_BATCH = 4096  # paragraphs searched at a time: their words joined are about a megabyte
+
+
 def glossary_uses(site: Site, reuse: tuple[dict[str, list[str]], frozenset[str]] | None = None) -> dict[str, list]:
     """Each glossary term's paragraphs (where its words stand as a whole word), in reading order.
 
@@ -129,7 +132,6 @@ def glossary_uses(site: Site, reuse: tuple[dict[str, list[str]], frozenset[str]]
     the records edited since, for an incremental rebuild: only those paragraphs are searched (no
     other paragraph's text, nor the glossary, can have changed); the result is the same."""
     from bisect import bisect_right, insort
-    from itertools import count
 
     from . import markdown
 
@@ -138,48 +140,44 @@ def glossary_uses(site: Site, reuse: tuple[dict[str, list[str]], frozenset[str]]
         reuse = None
     by_id = site.paragraph_by_id
     paragraphs = list(by_id.values()) if reuse is None else [by_id[pid] for pid in reuse[1] if pid in by_id]
-    # Every paragraph's words in one string, NUL between two (no text holds one: markdown.is_plain),
-    # so each term is looked for in one pass at C speed instead of once per paragraph.
-    starts: list[int] = []
-    at = 0
-    words = []
-    for p in paragraphs:
-        plain = markdown.plain_text(p.text)
-        starts.append(at)
-        words.append(plain)
-        at += len(plain) + 1
-    joined = "\0".join(words)
-    starts.append(at)
+    patterns = [markdown.acronym_pattern([term]) for term in terms]  # the term as a word, as pages expand it
+    hits: list[list] = [[] for _ in terms]
+    # A batch of paragraphs' words in one string, NUL between two (no text holds one: markdown.is_plain),
+    # so each term is looked for in one pass at C speed, not once per paragraph; a batch at a time, so
+    # the words of an inquiry's 100,000 paragraphs are never one string of tens of megabytes.
+    for at in range(0, len(paragraphs), GLOSSARY_BATCH):
+        batch = paragraphs[at:at + GLOSSARY_BATCH]
+        starts: list[int] = []
+        end = 0
+        words = []
+        for p in batch:
+            plain = markdown.plain_text(p.text)
+            starts.append(end)
+            words.append(plain)
+            end += len(plain) + 1
+        joined = "\0".join(words)
+        starts.append(end)
+        for pat, found in zip(patterns, hits):
+            m = pat.search(joined)
+            while m is not None:
+                i = bisect_right(starts, m.start()) - 1
+                found.append(batch[i])
+                m = pat.search(joined, starts[i + 1])  # one use per paragraph: on to the next
     # Reading order: a paragraph's place in its submission (its introduction, then its answers'
-    # sequence); paragraphs at the same place in two submissions in the model's order (``by_id``:
-    # every introduction, then the records, both in submission order), as a stable sort leaves them.
-    if reuse is None:
-        order: dict[str, int] = {}
-        for s in site.submissions:
-            order.update(zip((p.id for p in s.introduction), count()))
-        for s in site.submissions:
-            order.update(zip(s.sequence, count(1000)))
-    else:
-        key = _reading_order_key(site)
+    # sequence), then the introduction's before the answers', then the submission's place.
+    key = _reading_order_key(site)
     uses: dict[str, list] = {}
-    for term in terms:
-        pat = markdown.acronym_pattern([term])  # the term as a word, as the pages expand it
-        hits = []
-        m = pat.search(joined)
-        while m is not None:
-            i = bisect_right(starts, m.start()) - 1
-            hits.append(paragraphs[i])
-            m = pat.search(joined, starts[i + 1])  # one use per paragraph: on to the next
+    for term, found in zip(terms, hits):
         if reuse is None:
-            uses[term] = sorted(hits, key=lambda p: order.get(p.id, 0))
+            uses[term] = sorted(found, key=key)
         else:
             # The last build's uses in the paragraphs not edited are in reading order still: only
             # record files were edited, so every submission's order, and the model's, is as it was.
             edited = reuse[1]
-            found = [by_id[pid] for pid in reuse[0][term] if pid not in edited and pid in by_id]
-            for p in hits:
-                insort(found, p, key=key)
-            uses[term] = found
+            kept = [by_id[pid] for pid in reuse[0][term] if pid not in edited and pid in by_id]
+            for p in found:
+                insort(kept, p, key=key)
+            uses[term] = kept
     return uses
 
 
