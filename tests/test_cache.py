@@ -167,13 +167,13 @@ def test_a_rendering_process_keeps_no_prepared_text_of_the_groups_it_has_finishe
         assert parallel._render_chunk(chunk)[1]
         groups = {parallel._group(job.pages[i][1]) for i in chunk[1]} - {None}
         finished |= groups
-        held = {hit[0].submission for hit in renderer.shared._paragraphs.values()}
+        held = {sub for sub, prepared in renderer.shared._prepared.items() if prepared}
         assert not held & finished, "prepared text of a finished group is still kept"
         if not groups:
             held_by_pages_of_no_group |= held
     assert held_by_pages_of_no_group, "the entity pages and the glossary prepare paragraphs of the groups to come"
     assert finished == {s.id for s in site.submissions}
-    assert renderer.shared._paragraphs == {}
+    assert not any(renderer.shared._prepared.values())
 
 
 def test_a_worker_is_given_its_next_chunk_only_once_it_has_finished_the_last():

@@ -41,29 +41,36 @@ class SharedText:
         self.labels = labels
         self.base = base
         self.abbr = _abbr_table(site)
-        self._paragraphs: dict[str, tuple[Paragraph, markdown.Prepared, ParagraphView]] = {}
+        # Each paragraph prepared, by its submission (``forget`` lets a submission's go at once).
+        self._prepared: dict[str, dict[str, tuple[Paragraph, markdown.Prepared, ParagraphView]]] = {}
         self._inline: dict[str, markdown.Prepared] = {}
-        # What a record's paragraphs share: its page's URL, absolute, and the head of their citations.
-        self._records: dict[tuple, tuple[str, str, str]] = {}
+        # What a record's paragraphs share, by submission, then body and question: its page's URL,
+        # absolute, and the head of their citations.
+        self._records: dict[str, dict[tuple, tuple[str, str, str]]] = {}
 
     def paragraph(self, p: Paragraph) -> tuple[markdown.Prepared, ParagraphView]:
-        hit = self._paragraphs.get(p.id)
+        prepared = self._prepared.get(p.submission)
+        if prepared is None:
+            prepared = self._prepared[p.submission] = {}
+        hit = prepared.get(p.id)
         if hit is not None and hit[0] is p:
             return hit[1], hit[2]
         site = self.site
         mention_urls = [(m.text, self.urls.entity(site.entity_by_id[m.entity])) for m in p.mentions]
         prep = markdown.prepare(p.text, mention_urls, self.abbr)
-        key = (p.submission, p.body, p.question)
-        record = self._records.get(key)
+        records = self._records.get(p.submission)
+        if records is None:
+            records = self._records[p.submission] = {}
+        record = records.get((p.body, p.question))
         if record is None:
             page = self.urls.paragraph_page(p)
-            record = self._records[key] = (page, absolute(site.config.site_url, page, self.base),
-                                           cite_head(site, p, self.labels, self.urls.lang))
+            record = records[(p.body, p.question)] = (page, absolute(site.config.site_url, page, self.base),
+                                                      cite_head(site, p, self.labels, self.urls.lang))
         anchor = "#" + p.id
         view = ParagraphView(p, Markup(prep.html), prep.dead_link, record[0] + anchor,
                              cite_text(p, self.labels, record[2], record[1] + anchor),
                              tuple([site.body_by_id[b].name for b in p.joint_with]) if p.joint_with else ())
-        self._paragraphs[p.id] = (p, prep, view)
+        prepared[p.id] = (p, prep, view)
         return prep, view
 
     def inline(self, text: str) -> markdown.Prepared:
@@ -77,10 +84,9 @@ class SharedText:
         rendered here shows them: a rendering process's finished groups (``parallel._group``). Each
         process kept every paragraph it had prepared, 50 MB and more of each process's peak at
         100,000 paragraphs; what it prepares is the same whenever it is prepared."""
-        if submissions:
-            self._paragraphs = {pid: hit for pid, hit in self._paragraphs.items()
-                                if hit[0].submission not in submissions}
-            self._records = {key: hit for key, hit in self._records.items() if key[0] not in submissions}
+        for sub in submissions:
+            self._prepared.pop(sub, None)
+            self._records.pop(sub, None)
 
 
 class PageText:
