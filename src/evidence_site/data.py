@@ -7,9 +7,9 @@ import hashlib
 import json
 import weakref
 from array import array
-from itertools import chain
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from json.encoder import encode_basestring
 from types import SimpleNamespace
@@ -237,7 +237,7 @@ def evidence_json(site: Site, urls: Urls, reuse: Reuse | None = None,
     (then ``layouts`` is filled once it is)."""
     items = {key: [_encode(item) for item in values] for key, values in _sections(site, urls).items()}
     # One join for the whole file, and one per list: the paragraphs come to tens of megabytes.
-    out: list[str | tuple[int, int]] = ["{\n"]
+    out: list[str | tuple[int, int] | Iterator[str]] = ["{\n"]
     keys = sorted([*items, "paragraphs"])
     for i, key in enumerate(keys):
         end = "," if i < len(keys) - 1 else ""

@@ -81,9 +81,9 @@ class SharedText:
 
     def forget(self, submissions: set[str]) -> None:
         """Drop what was prepared for the paragraphs of ``submissions``, once no page still to be
-        rendered here shows them: a rendering process's finished groups (``parallel._group``). Each
-        process kept every paragraph it had prepared, 50 MB and more of each process's peak at
-        100,000 paragraphs; what it prepares is the same whenever it is prepared."""
+        rendered here shows them: a rendering process's finished groups (``parallel._group``).
+        Kept, every paragraph a process prepared came to 50 MB and more of its peak at 100,000
+        paragraphs; a paragraph prepared again (were a later page to show it) is the same."""
         for sub in submissions:
             self._prepared.pop(sub, None)
             self._records.pop(sub, None)
