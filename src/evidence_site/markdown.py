@@ -382,12 +382,6 @@ def unmatched_mentions(text: str, phrases: list[str]) -> list[str]:
     return [p for p in phrases if not any(p in run for run in runs)]
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    html: str
-    dead_link: bool
-
-
 def _split(tok: Token, start: int, end: int, open_tokens: list[Token], close_tokens: list[Token]) -> list[Token]:
     before, middle, after = tok.content[:start], tok.content[start:end], tok.content[end:]
     out: list[Token] = []
@@ -539,15 +533,3 @@ def expand(prep: Prepared, abbr: tuple[re.Pattern[str] | None, dict[str, str]] |
         prep.variants[key] = hit
     seen |= hit[1]
     return hit[0]
-
-
-def render(text: str, mention_urls: list[tuple[str, str]] = (), abbr: tuple[re.Pattern[str] | None, dict[str, str]] | None = None,
-           seen_abbr: set[str] | None = None) -> Rendered:
-    """Render one paragraph's text as inline HTML.
-
-    ``mention_urls``: (words, url) pairs; the first plain occurrence of the words becomes a link.
-    ``abbr``: (pattern, expansions) of the glossary; ``seen_abbr`` the acronyms already expanded
-    on this page (updated in place).
-    """
-    prep = prepare(text, mention_urls, abbr)
-    return Rendered(expand(prep, abbr, seen_abbr if seen_abbr is not None else set()), prep.dead_link)
