@@ -189,8 +189,9 @@ def _items(site: Site, urls: Urls, kind: str, make: Callable[[Paragraph, str], s
 
 def _all_items(order: list[tuple[Paragraph, str]], make_all: Callable[[list[tuple[Paragraph, str]]], list[str]],
                sep: str, start: int, layouts: dict[str, Layout] | None, kind: str, digest: str) -> Iterator[str]:
-    """Every paragraph's item, joined by ``sep``, a batch of ``ITEMS_BATCH`` a piece, and where each
-    lies (see ``_items``): the items of an inquiry are never all held at once."""
+    """Every paragraph's item, ``sep`` between two, as pieces (``write.write_pieces``), made a batch
+    of ``ITEMS_BATCH`` at a time, and where each lies (see ``_items``): the items of an inquiry are
+    never all held at once."""
     starts, ends = array("q"), array("q")
     pos, gap = start, len(sep)
     for at in range(0, len(order), ITEMS_BATCH):
@@ -201,7 +202,10 @@ def _all_items(order: list[tuple[Paragraph, str]], make_all: Callable[[list[tupl
                 pos += len(item) if item.isascii() else len(item.encode("utf-8"))  # _size, inlined
                 ends.append(pos)
                 pos += gap
-        yield sep + sep.join(items) if at else sep.join(items)
+        for i, item in enumerate(items):
+            if at or i:
+                yield sep
+            yield item
     if layouts is not None:
         layouts[kind] = Layout(digest, starts, ends)
 

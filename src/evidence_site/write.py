@@ -309,10 +309,10 @@ WRITE_BATCH = 2048  # pieces joined, encoded and written at a time
 
 
 def write_pieces(out: BinaryIO, pieces: Iterable[str]) -> None:
-    """Text given in pieces (a page from Jinja's ``generate``, a data file's items), joined and
-    encoded a batch at a time, taken at C speed (``islice``): the whole text is never one string,
-    nor its UTF-8 one buffer. A record page comes in about 190 pieces, and a loop over them in
-    Python cost 4% of rendering."""
+    """Text given in pieces (a page from Jinja's ``generate``, a data file's items and separators),
+    joined and encoded a batch of pieces at a time, taken at C speed (``islice``): the whole text is
+    never one string, nor its UTF-8 one buffer. A record page comes in about 190 pieces, and a loop
+    over them in Python cost 4% of rendering."""
     pieces = iter(pieces)
     for first in pieces:  # a batch a turn: its first piece and up to WRITE_BATCH - 1 more
         out.write("".join((first, *islice(pieces, WRITE_BATCH - 1))).encode("utf-8"))
@@ -320,16 +320,14 @@ def write_pieces(out: BinaryIO, pieces: Iterable[str]) -> None:
 
 @dataclass(frozen=True)
 class Streamed:
-    """A file's content as text pieces made while it is written, each encoded and written as it
-    comes (a data file's items come joined a batch at a time, about a megabyte): the data files of
+    """A file's content as text pieces made while it is written (``write_pieces``): the data files of
     an inquiry, tens of megabytes, are never held whole (nor their making's copies of them)."""
 
     pieces: Iterable[str]
 
     def write_to(self, target: Path) -> None:
         with create(target) as out:
-            for piece in self.pieces:
-                out.write(piece.encode("utf-8"))
+            write_pieces(out, self.pieces)
 
 
 def write_files(root: Path, files: dict[str, str | bytes | Spliced | Streamed], marker: bool = True) -> None:
