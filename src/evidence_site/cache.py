@@ -435,12 +435,15 @@ def _inodes(root: Path, folders: set[str]) -> tuple[dict[str, int], list[str]] |
 
 @dataclass(frozen=True)
 class Spare:
-    """The spare as the next rebuild finds it: ``shared``, the files that are the live output's own
-    (hard links of them, untouched since they were made); ``strays``, what it holds that the build
-    before did not write (a search index written into it while it was live), to remove."""
+    """A folder a rebuild starts from, holding the last build's files (``held``): the spare as the
+    next rebuild finds it (``spare_files``), or the last build's pages linked into a new folder while
+    the content loaded (``Walks``'s ``link_into``). ``shared``: the files that are the live output's
+    own (hard links of them, untouched since they were made); ``strays``: what it holds that the
+    build before did not write (a search index written into the spare while it was live), to remove."""
 
     shared: frozenset[str]
     strays: tuple[str, ...]
+    held: frozenset[str]
 
 
 def _folders(files) -> set[str]:
@@ -478,7 +481,7 @@ def spare_files(spare: Path, previous: Previous, walks: Walks | None = None) -> 
             if ino != value[2]:
                 return None
             shared.append(rel)
-    return Spare(frozenset(shared), tuple(strays) + tuple(found))
+    return Spare(frozenset(shared), tuple(strays) + tuple(found), frozenset(previous.files))
 
 
 NOT_REMEMBERED = "no earlier build into this folder is remembered"

@@ -425,15 +425,13 @@ def build(settings: Settings, log=print) -> float:
             spare = cache.spare_files(write.spare(settings.out), last.previous, walks) \
                 if stale is not None and not settings.search else None
             new = write.recycle(settings.out) if spare is not None else None
-            # The last build's pages, linked by the helper while the content loaded (listed when it did).
+            # Else the last build's pages, linked by the helper while the content loaded (listed when it did).
             linked = walks.linked() if prelink is not None and walks is not None and stale is not None else None
             if new is None and linked is not None:
                 trash.remove(prelink)
-                spare, new = None, prelink
+                spare, new = cache.Spare(frozenset(linked), (), frozenset(linked)), prelink
             elif new is None:
                 spare, new = None, write.staging(settings.out)
-            # The pages there already as the last build left them: the recycled spare's, or the links.
-            already = spare.shared if spare is not None else frozenset(linked or ())
 
             def meanwhile(others: SiteFiles) -> None:
                 # The files beside the pages and the cache's digests are written while the workers
@@ -444,14 +442,13 @@ def build(settings: Settings, log=print) -> float:
 
             files = render_site(site, settings.templates, settings.base_url, pages_out=new, only=stale,
                                 keep_from=settings.out, meanwhile=meanwhile,
-                                data_reuse=data_reuse, already=already, glossary_reuse=glossary_reuse)
+                                data_reuse=data_reuse, already=spare.shared if spare is not None else frozenset(),
+                                glossary_reuse=glossary_reuse)
             del digests, meanwhile
             write.mark(new)
-            if spare is not None:  # what the spare holds that this build does not make
+            if spare is not None:  # what the folder holds that this build does not make
                 made = set(files.pages) | set(files) | {write.MARKER}
-                trash += write.tidy(new, settings.out, spare.strays, set(last.previous.files) - made)
-            elif linked is not None:  # a page of the last build that this one does not make
-                trash += write.tidy(new, settings.out, (), set(linked) - set(files.pages))
+                trash += write.tidy(new, settings.out, spare.strays, spare.held - made)
             # What a walk of the output would find, from what this build wrote and what it kept of the
             # last one (which that build left as it is: a link is the same file). A search index
             # adds files: then the folder is read after the swap (``cache.remember_build``).

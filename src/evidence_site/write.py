@@ -89,10 +89,11 @@ def recycle(out: Path) -> Path | None:
 
 
 def tidy(folder: Path, out: Path, strays, unwanted) -> list[Path]:
-    """Remove from a recycled spare (``folder``, a build of ``out``) the files and folders the build
-    does not make: ``strays``, written into it while it was live (a search index; its folders are
-    renamed away and returned, for the caller to delete), and the files ``unwanted`` (a page the
-    build no longer makes), with any folder they leave empty: as a build into an empty folder."""
+    """Remove from a folder a rebuild started from (``folder``: a recycled spare of ``out``, or the
+    last build's pages linked, ``cache.Spare``) the files and folders the build does not make:
+    ``strays``, written into it while it was live (a search index; its folders are renamed away and
+    returned, for the caller to delete), and the files ``unwanted`` (a page the build no longer
+    makes), with any folder they leave empty: as a build into an empty folder."""
     away: list[Path] = []
     emptied: set[str] = set()
     for rel in strays:
