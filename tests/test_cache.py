@@ -343,6 +343,8 @@ def test_a_template_error_found_by_the_helper_is_raised_as_it_is(tmp_path, monke
     assert raised.value.name == "glossary.html"
     assert raised.value.lineno == len(page.read_text().splitlines())
     assert not (tmp_path / "site").exists()  # nothing built
+    # Raised once the content was loaded: the digests written meanwhile are not left half a file.
+    assert not [f.name for f in (tmp_path / "cache").iterdir() if f.name.endswith(".tmp")]
 
 
 def test_a_template_change_is_not_up_to_date(tmp_path, monkeypatch):
@@ -546,6 +548,65 @@ def build_in_a_process(content: Path, out: Path | str, cache: Path, split: str,
 LAST_READS: list[str] = []
 
 
+BUILD_WATCHING_DIGESTS = r"""
+import json, os, sys
+sys.path.insert(0, {src!r})
+from pathlib import Path
+from evidence_site import cache, parallel_load, pipeline
+{patch}
+seen = []
+real_put = cache.Digests.put
+def put(self, key, blob):
+    real_put(self, key, blob)
+    ends = [end for _, end in self._written.values()]
+    on_disk = os.path.getsize(self._next_path) if self._next_path else 0
+    seen.append([len(self._pending), on_disk, max(ends, default=0), bytes(blob) in Path(self._next_path).read_bytes()
+                 if self._next_path else False, sys._getframe(1).f_code.co_name])
+cache.Digests.put = put
+pipeline.build(pipeline.Settings(content=Path(sys.argv[1]), templates=Path(sys.argv[2]), out=Path(sys.argv[3]),
+                                 search=False), log=lambda *a: None)
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.parametrize("patch", ["", "WORKER_DIES_LATER"])
+def test_each_file_loaded_is_written_to_the_cache_as_it_is_loaded(synthetic, tmp_path, monkeypatch, patch):
+    """A cold build keeps every file's digest, but no process holds them all (49 MB at 5,000
+    records, counted again in every process forked after loading): each is on disk once given,
+    those from the loading worker too, and a file loaded again after its worker died is kept once.
+    The next build parses only the file edited since, and builds a cold build's site."""
+    import json
+    import subprocess
+
+    from test_load_parallel import WORKER_DIES_LATER
+
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    store, out = tmp_path / "cache", tmp_path / "site"
+    env = dict(os.environ, EVIDENCE_SITE_CACHE=str(store), EVIDENCE_SITE_WORKERS="2", EVIDENCE_SITE_LOAD_SPLIT="always")
+    script = BUILD_WATCHING_DIGESTS.format(src=str(ROOT / "src"), patch=WORKER_DIES_LATER if patch else "")
+    done = subprocess.run([sys.executable, "-c", script, str(content), str(TEMPLATES), str(out)], env=env,
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    files = len(list(content.rglob("*.yaml")))
+    assert len(seen) >= files  # every file's, and those a dead worker had sent again
+    for pending, on_disk, end, found, _ in seen:
+        assert pending == 0 and on_disk == end and found  # written when given, none held back
+    # Given where they are made: this process's own as it loads them, the worker's as each part comes.
+    assert {caller for *_, caller in seen} == {"_load_run", "_take"}
+    (kept,) = store.glob("digests-*.pickle")
+    assert not list(store.glob("*.tmp"))
+    known = cache.Digests(store)
+    assert len(known.entries) == files
+    # Every byte before the index is an entry's: none written twice.
+    assert sum(b - a for a, b in known.entries.values()) == len(known._kept)
+    record = edit_record(content)
+    parsed, _ = build_in_a_process(content, out, store, "never")
+    assert len(parsed) == 1 and parsed[0].endswith("/" + record.relative_to(content).as_posix()), parsed
+    assert_same_site(out, cold_build(tmp_path / "cold", content, monkeypatch))
+
+
 def test_a_rebuild_parses_only_the_files_edited_since_and_builds_the_same(synthetic, tmp_path, monkeypatch):
     """The first build (loading in two processes) keeps every file's digest; after an edit, the next
     build parses the YAML of the edited file alone and the Markdown of no other record, and its site
@@ -584,6 +645,30 @@ def test_kept_digests_carry_the_markdown_of_texts_the_process_knew(synthetic, tm
     assert markdown.parsed_count() == before
 
 
+def test_a_rebuild_lets_go_of_the_kept_digests_once_loaded(synthetic, tmp_path):
+    """The digests a rebuild took are read from the cache file where it lies (mapped, not read):
+    once the content is loaded and the file is not written again, it is no longer mapped, so its
+    pages do not add to the memory the rendering needs."""
+    from evidence_site import cache as cache_mod
+
+    store = tmp_path / "cache"
+    first = cache_mod.Digests(store)
+    pipeline.load_site(synthetic, known=first)
+    first.save()
+    (kept,) = store.glob("digests-*.pickle")
+
+    def mapped() -> bool:
+        return str(kept.resolve()) in Path("/proc/self/maps").read_text()
+
+    known = cache_mod.Digests(store)
+    pipeline.load_site(synthetic, known=known)
+    assert len(known.used) == len(known.entries) and mapped()  # every file taken from the cache
+    assert not known.worth_saving()  # nothing to write: pipeline.build lets it go
+    known.discard()
+    assert not mapped()
+    assert list(store.iterdir()) == [kept]  # no next file begun, none left
+
+
 @pytest.mark.parametrize("damage", ["cut short", "empty", "index past the end", "an older format"])
 def test_a_cache_that_cannot_be_read_is_not_used(synthetic, tmp_path, monkeypatch, damage):
     import pickle
@@ -598,7 +683,7 @@ def test_a_cache_that_cannot_be_read_is_not_used(synthetic, tmp_path, monkeypatc
     kept.write_bytes({
         "cut short": data[: len(data) // 2],  # as by a full disk
         "empty": b"",
-        "index past the end": struct.pack("<Q", len(data)) + data[8:],
+        "index past the end": data[:-8] + struct.pack("<Q", len(data)),  # its size, the file's last 8 bytes
         "an older format": pickle.dumps({b"k" * 16: data[100:200]}),  # the entries pickled in one dict
     }[damage])
     edit_record(content)

@@ -625,26 +625,34 @@ class Digests:
     bytes changed, then checks across files as ever. Only files that loaded without a message are
     kept, so every message is made afresh.
 
-    The file: the size of the index (8 bytes), the index (pickled: key -> where its entry lies after
-    it), then the entries, each a pickle. It is mapped into memory, not read: an entry is unpickled
-    from the file's pages where they lie (tens of megabytes at an inquiry's scale, none copied)."""
+    The file: the entries, each a pickle, then the index (pickled: key -> where its entry lies), then
+    the size of the index (8 bytes). It is mapped into memory, not read: an entry is unpickled from
+    the file's pages where they lie (tens of megabytes at an inquiry's scale, none copied). A build
+    that will write the file again writes each new entry into the next file as it is given
+    (``put``), so no process holds them all (49 MB at 5,000 records, counted again by every process
+    forked after loading); ``save`` adds the entries taken from the last file and the index."""
 
     def __init__(self, cache: Path | None, saving: bool = True) -> None:
         self.folder = cache
         self.saving = saving  # False: only read (``check``), so the files loaded are not pickled for it
         self.entries: dict[bytes, tuple[int, int]] = {}  # key -> (start, end) in ``_kept``
-        self._kept: memoryview | None = None  # the file's entries
-        self.used: dict[bytes, bytes | memoryview] = {}  # the entries of this build's files, in content order
-        self.added = 0
+        self._kept: memoryview | None = None  # the last file's entries
+        self.used: dict[bytes, memoryview] = {}  # the entries this build took from the last file
+        self.added = 0  # entries given by ``put``
+        self._pending: list[tuple[bytes, bytes]] = []  # given while it was not yet sure to be written
+        self._written: dict[bytes, tuple[int, int]] = {}  # key -> where ``_next`` holds it
+        self._next = None  # the next file, being written (a temporary file in the folder)
+        self._next_path: str | None = None
         if cache is None:
             return
         try:
             with open(self._file(), "rb") as f:
                 mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            (size,) = _INDEX_SIZE.unpack_from(mapped)
-            start = _INDEX_SIZE.size + size
-            entries = pickle.loads(mapped[_INDEX_SIZE.size:start])
-            kept = memoryview(mapped)[start:]
+            trailer = len(mapped) - _INDEX_SIZE.size
+            (size,) = _INDEX_SIZE.unpack_from(mapped, trailer)
+            start = trailer - size
+            entries = pickle.loads(mapped[start:trailer]) if start >= 0 else None
+            kept = memoryview(mapped)[:max(start, 0)]
             if isinstance(entries, dict) and all(0 <= a <= b <= len(kept) for a, b in entries.values()):
                 self.entries, self._kept = entries, kept
         except Exception:  # noqa: BLE001 - missing, empty, cut short or from another version: not used
@@ -674,15 +682,46 @@ class Digests:
         return blob
 
     def put(self, key: bytes, blob: bytes) -> None:
-        self.used[key] = blob
+        """Keep the entry of a file loaded by this build: written into the next file at once when
+        that file will be written (``worth_saving``), else held until it is known to be."""
+        if not self.saving or key in self._written or any(k == key for k, _ in self._pending):
+            return  # nothing is written (``check``), or given again (a file loaded again after its worker died): the same entry
         self.added += 1
+        self._pending.append((key, blob))
+        if self.worth_saving():
+            self._flush()
+
+    def _flush(self) -> None:
+        """The entries held, written into the next file (opened on first use)."""
+        try:
+            if self._next is None:
+                assert self.folder is not None
+                self.folder.mkdir(parents=True, exist_ok=True)
+                fd, self._next_path = tempfile.mkstemp(dir=self.folder, prefix=self._file().name, suffix=".tmp")
+                # Unbuffered: a process forked meanwhile (a page worker) holds no unwritten bytes of it.
+                self._next = os.fdopen(fd, "wb", buffering=0)
+            for key, blob in self._pending:
+                self._written[key] = self._append(blob)
+        except OSError:  # a cache that cannot be written only makes the next build slower
+            self.discard()
+            self.saving = False
+        self._pending.clear()
+
+    def _append(self, blob) -> tuple[int, int]:
+        """``blob`` written at the end of the next file; where it lies there."""
+        f = self._next
+        start = f.tell()
+        view = memoryview(blob)
+        while view:
+            view = view[f.write(view):]
+        return start, f.tell()
 
     def worth_saving(self) -> bool:
         """False when ``save`` would keep the file as it is (see there)."""
         if self.folder is None or not self.saving:
             return False
         slack = len(self.entries) // 50
-        unused = len(self.entries) - (len(self.used) - self.added)
+        unused = len(self.entries) - len(self.used)
         return not (self.entries and self.added <= slack and unused <= slack)
 
     def save(self) -> None:
@@ -690,21 +729,48 @@ class Digests:
         misses or holds only a few files more than this build's: the few files edited since are
         parsed again, in about a millisecond each."""
         if not self.worth_saving():
+            self.discard()
             return
+        self._flush()
+        if self._next is None:
+            return  # it could not be written (``_flush``)
         try:
             current = self._file()
-            index: dict[bytes, tuple[int, int]] = {}
-            at = 0
-            for key, blob in self.used.items():
-                index[key] = (at, at + len(blob))
-                at += len(blob)
+            index = self._written
+            for key, blob in self.used.items():  # taken from the last file: copied as they lie
+                if key not in index:
+                    index[key] = self._append(blob)
             head = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
-            _atomic_write(current, [_INDEX_SIZE.pack(len(head)), head, *self.used.values()])
+            self._append(head + _INDEX_SIZE.pack(len(head)))
+            self._next.close()
+            os.replace(self._next_path, current)
+            self._next = self._next_path = None
             for stale in self.folder.glob("digests-*.pickle"):  # written by other code or libraries
                 if stale != current:
                     stale.unlink()
         except OSError:
             pass
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Let go of the last file's map (its pages count in the process's memory while it is mapped)
+        and drop the next file unwritten (a build that ends without ``save``; nothing when saved).
+        Nothing more is taken from or given to it."""
+        self.entries, self.used, self._kept, self._pending = {}, {}, None, []
+        self.saving = False
+        if self._next is not None:
+            try:
+                self._next.close()
+            except OSError:
+                pass
+            self._next = None
+        if self._next_path is not None:
+            try:
+                os.unlink(self._next_path)
+            except OSError:
+                pass
+            self._next_path = None
 
 
 def bytecode_cache(cache: Path | None):

@@ -73,10 +73,11 @@ def _make_model(raw: RawFile | None) -> None:
         validate.record_of(raw.digest)
 
 
-def _load_run(jobs: list[Job], errors: Collector, model: bool = True,
-              keep: bool = False) -> list[tuple[list[ContentError], RawFile | None, Entry | None]]:
+def _load_run(jobs: list[Job], errors: Collector, model: bool = True, keep: bool = False,
+              put=None) -> list[tuple[list[ContentError], RawFile | None, Entry | None]]:
     """Each file's errors, digest and, with ``keep``, the entry the cache keeps of it when it
-    loaded without a message (pickled before its records are made into the model)."""
+    loaded without a message (pickled before its records are made into the model); with ``put``
+    (``Digests.put``), each entry is given to it as it is made instead (none is returned)."""
     out = []
     for file, shown, kind in jobs:
         before = len(errors.errors)
@@ -93,6 +94,9 @@ def _load_run(jobs: list[Job], errors: Collector, model: bool = True,
             d = raw.digest
             if d.ok and not d.errors and not d.deferred:
                 entry = (Digests.key(kind, shown, data), pickle.dumps(raw, protocol=pickle.HIGHEST_PROTOCOL))
+                if put is not None:
+                    put(*entry)
+                    entry = None
         if model:
             _make_model(raw)
         out.append((found, raw, entry))
@@ -174,7 +178,10 @@ def load_files(jobs: list[Job], errors: Collector, known: Digests | None = None,
             validate.SHIP_FACTS = "all"  # kept entries carry all their texts' Markdown facts
         missing = [jobs[i] for i in todo]
         n = _processes(missing)
-        loaded = _load_run(missing, errors.sub(), keep=keep) if n == 1 else _load_split(missing, n, errors, keep)
+        # Each entry goes to the cache as it is made: no process holds them all (``Digests.put``).
+        put = known.put if keep and known is not None else None
+        loaded = _load_run(missing, errors.sub(), keep=keep, put=put) if n == 1 else \
+            _load_split(missing, n, errors, keep, put)
         for i, (found, raw, entry) in zip(todo, loaded):
             if entry is not None and known is not None:
                 known.put(*entry)
@@ -305,20 +312,23 @@ def _read_at(fd: int, start: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _take(part: list) -> list:
+def _take(part: list, put=None) -> list:
     """A worker's part as this process's own results: each file kept by the cache sent once, as
-    the cache keeps it, and made into its digest here; records made into model objects here, as
-    this process does with its own."""
+    the cache keeps it, and made into its digest here (and given to ``put`` at once, when given:
+    see ``_load_run``); records made into model objects here, as this process does with its own."""
     out = []
     for found, kept, entry in part:
         if entry is not None:
             kept = pickle.loads(entry[1])
+            if put is not None:
+                put(*entry)
+                entry = None
         _make_model(kept)
         out.append((found, kept, entry))
     return out
 
 
-def _load_split(jobs: list[Job], n: int, errors: Collector, keep: bool = False) -> list:
+def _load_split(jobs: list[Job], n: int, errors: Collector, keep: bool = False, put=None) -> list:
     runs = _runs(jobs, n)
     workers: list[_Worker] = []
     try:
@@ -326,17 +336,17 @@ def _load_split(jobs: list[Job], n: int, errors: Collector, keep: bool = False) 
             for run in runs[1:]:
                 workers.append(_Worker(run, _scratch(), keep))
         except OSError:  # nowhere to put a worker's results: load everything here
-            return _load_run(jobs, errors.sub(), keep=keep)
+            return _load_run(jobs, errors.sub(), keep=keep, put=put)
         for stream in (sys.stdout, sys.stderr):  # nothing buffered to be written twice
             stream.flush()
         for worker in workers:
             worker.start()
-        results = _load_run(runs[0], errors.sub(), keep=keep)
+        results = _load_run(runs[0], errors.sub(), keep=keep, put=put)
         for worker in workers:
-            got = worker.results(_take)
+            got = worker.results(lambda part: _take(part, put))
             worker.close()
             if got is None:  # it failed or died: load its files here (raising its error as it is)
-                got = _load_run(worker.run, errors.sub(), keep=keep)
+                got = _load_run(worker.run, errors.sub(), keep=keep, put=put)
             results += got
         return results
     finally:

@@ -384,6 +384,8 @@ def build(settings: Settings, log=print) -> float:
                 log(f"{settings.out} is up to date ({last.pages} pages): nothing changed since it was built ({elapsed:.2f}s)")
                 return elapsed
         digests = cache.Digests(store) if store is not None else None
+        if digests is not None:
+            reap.callback(digests.discard)  # the next file of digests, half written, when the build fails
         # Loading makes millions of objects and no garbage cycles: the cyclic collector would walk
         # them all again and again (a quarter of the loading time). After loading, the model is
         # frozen out of the collector's sight until the build ends.
@@ -411,7 +413,8 @@ def build(settings: Settings, log=print) -> float:
             if collecting:
                 gc.enable()
         if digests is not None and not digests.worth_saving():
-            digests = None  # nothing to write: its copy of every file's digest is not carried into the workers
+            digests.discard()
+            digests = None  # nothing to write
         gc.freeze()
         new = None
         trash: list[Path] = [prelink] if prelink is not None else []  # folders renamed away, to delete
