@@ -173,6 +173,27 @@ def test_errors_found_across_files_read_the_same(corpus, tmp_path):
                                          f"paragraph '{late_id}' is not placed in the sequence"))
 
 
+def test_a_worker_keeps_no_text_of_the_parts_it_has_sent(corpus, corpus_site, tmp_path):
+    """A loading worker parses the Markdown of its files' texts and sends it with each part: it
+    holds none of a part it has sent while it loads the next (they were a worker's largest holding,
+    28 MB at 5,000 records), and the model is as one process loads it."""
+    counts = tmp_path / "counts"
+    patch = f"""
+from evidence_site import markdown
+real_run = parallel_load._load_run
+def run(jobs, errors, model=True, **kw):
+    if not model:  # a worker's part: what it holds of texts as it starts one
+        with open({str(counts)!r}, "a") as f:
+            f.write(f"{{len(markdown._FACTS)}}\\n")
+    return real_run(jobs, errors, model, **kw)
+parallel_load._load_run = run
+"""
+    two, messages, forks = load(corpus, "always", patch)
+    assert forks == 1 and messages == [] and two == corpus_site
+    held = [int(line) for line in counts.read_text().split()]
+    assert len(held) > 2 and set(held) == {0}, held
+
+
 @pytest.mark.parametrize("patch", [WORKER_DIES, WORKER_DIES_LATER, WORKER_FAILS],
                          ids=["worker-dies", "worker-dies-after-a-part", "worker-fails"])
 def test_a_worker_that_dies_or_fails_has_its_files_loaded_here(corpus, corpus_site, patch):

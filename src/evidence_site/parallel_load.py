@@ -34,7 +34,7 @@ import struct
 import sys
 from pathlib import Path
 
-from . import helper, validate
+from . import helper, markdown, validate
 from .content import RawFile
 from .cache import Digests, content_hash
 from .errors import ContentError, Collector
@@ -385,6 +385,8 @@ def _worker(run: list[Job], fd: int, announce: int, keep: bool) -> None:  # prag
                 pickle.dump(part, stream, protocol=pickle.HIGHEST_PROTOCOL)
                 stream.flush()
                 os.write(announce, _ANNOUNCE.pack(stream.tell()))
+                del part
+                markdown.forget_facts()  # sent with the part: the texts of the next are others
         os.write(announce, _ANNOUNCE.pack(_DONE))
         code = 0
     except BaseException:  # noqa: BLE001 - the parent loads these files again and meets the error itself
