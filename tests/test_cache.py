@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from conftest import CONTENT, ROOT, TEMPLATES, build_site
 
-from evidence_site import cache, markdown, parallel, pipeline, render, views, write
+from evidence_site import cache, load, markdown, parallel, pipeline, render, views, write
 from evidence_site import helper as helper_mod
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -576,6 +576,7 @@ def test_each_file_loaded_is_written_to_the_cache_as_it_is_loaded(synthetic, tmp
     those from the loading worker too, and a file loaded again after its worker died is kept once.
     The next build parses only the file edited since, and builds a cold build's site."""
     import json
+    import struct
     import subprocess
 
     from test_load_parallel import WORKER_DIES_LATER
@@ -599,8 +600,10 @@ def test_each_file_loaded_is_written_to_the_cache_as_it_is_loaded(synthetic, tmp
     assert not list(store.glob("*.tmp"))
     known = cache.Digests(store)
     assert len(known.entries) == files
-    # Every byte before the index is an entry's: none written twice.
-    assert sum(b - a for a, b in known.entries.values()) == len(known._kept)
+    # Every byte before the index (the file's last 8 bytes give its size) is an entry's: none written twice.
+    data = kept.read_bytes()
+    (index_size,) = struct.unpack("<Q", data[-8:])
+    assert sum(b - a for a, b in known.entries.values()) == len(data) - 8 - index_size
     record = edit_record(content)
     parsed, _ = build_in_a_process(content, out, store, "never")
     assert len(parsed) == 1 and parsed[0].endswith("/" + record.relative_to(content).as_posix()), parsed
@@ -663,10 +666,12 @@ def test_texts_parsed_for_the_cache_are_kept_packed(synthetic, tmp_path):
     assert prepared == {text: markdown.prepare(text).html for text in marked}  # parsed afresh
 
 
-def test_a_rebuild_lets_go_of_the_kept_digests_once_loaded(synthetic, tmp_path):
-    """The digests a rebuild took are read from the cache file where it lies (mapped, not read):
-    once the content is loaded and the file is not written again, it is no longer mapped, so its
-    pages do not add to the memory the rendering needs."""
+def test_a_rebuild_reads_the_kept_digests_without_mapping_them(synthetic, tmp_path, monkeypatch):
+    """The digests a rebuild takes are read from the cache file where they lie, one at a time: the
+    file is never mapped into memory (its pages, 49 MB at 5,000 records, would count in the memory
+    of the process making the model) and is closed once the content is loaded."""
+    import pickle
+
     from evidence_site import cache as cache_mod
 
     store = tmp_path / "cache"
@@ -674,17 +679,50 @@ def test_a_rebuild_lets_go_of_the_kept_digests_once_loaded(synthetic, tmp_path):
     pipeline.load_site(synthetic, known=first)
     first.save()
     (kept,) = store.glob("digests-*.pickle")
+    path = str(kept.resolve())
 
     def mapped() -> bool:
-        return str(kept.resolve()) in Path("/proc/self/maps").read_text()
+        return path in Path("/proc/self/maps").read_text()
+
+    def open_() -> bool:
+        return any(os.path.realpath(f"/proc/self/fd/{fd}") == path for fd in os.listdir("/proc/self/fd"))
 
     known = cache_mod.Digests(store)
+    real_loads = pickle.loads
+    seen = []
+
+    def loads(data, *args, **kwargs):
+        seen.append(mapped())
+        return real_loads(data, *args, **kwargs)
+
+    monkeypatch.setattr(pickle, "loads", loads)
     pipeline.load_site(synthetic, known=known)
-    assert len(known.used) == len(known.entries) and mapped()  # every file taken from the cache
-    assert not known.worth_saving()  # nothing to write: pipeline.build lets it go
+    monkeypatch.undo()
+    assert len(known.used) == len(known.entries) and seen and not any(seen)  # every file from the cache
+    assert open_() and not known.worth_saving()  # nothing to write: pipeline.build lets it go
     known.discard()
-    assert not mapped()
+    assert not open_() and not mapped()
     assert list(store.iterdir()) == [kept]  # no next file begun, none left
+
+
+@pytest.mark.parametrize("block", [64, 20_000, 1 << 18])
+def test_kept_digests_read_a_block_at_a_time_are_the_digests(synthetic, tmp_path, monkeypatch, block):
+    """The cache file is read a block at a time, whatever the entries' sizes (smaller than an entry,
+    a few entries, many): every file's digest taken from it makes the model a load without it makes."""
+    from evidence_site import cache as cache_mod
+
+    store = tmp_path / "cache"
+    first = cache_mod.Digests(store)
+    fresh = pipeline.load_site(synthetic, known=first)
+    first.save()
+    monkeypatch.setattr(cache_mod, "_BLOCK", block)
+    parsed = []
+    real_parse = load.parse_text
+    monkeypatch.setattr(load, "parse_text", lambda *args: parsed.append(args[1]) or real_parse(*args))
+    known = cache_mod.Digests(store)
+    assert pipeline.load_site(synthetic, known=known) == fresh
+    assert len(known.used) == len(known.entries) == len(list(synthetic.rglob("*.yaml")))
+    assert parsed == []  # every entry read whole: none refused, no file parsed instead
 
 
 @pytest.mark.parametrize("damage", ["cut short", "empty", "index past the end", "an older format"])

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mmap
 import os
 import pickle
 import re
@@ -618,6 +617,22 @@ def kept(cache: Path | None, out: Path, kind: str, key: str):
 _INDEX_SIZE = struct.Struct("<Q")
 
 
+_BLOCK = 1 << 18  # bytes of the cache file read at a time (``Digests.get``)
+
+
+def read_at(fd: int, start: int, size: int) -> bytes:
+    """``size`` bytes of the file ``fd`` from ``start``; OSError when it ends before."""
+    chunks = []
+    while size > 0:
+        chunk = os.pread(fd, size, start)
+        if not chunk:
+            raise OSError(f"the file ends {size} bytes short")
+        chunks.append(chunk)
+        start += len(chunk)
+        size -= len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 class Digests:
     """What loading kept of each content file (``validate.digest``, as a loading worker sends it),
     keyed by a hash of the file's bytes, its kind and the path its messages show, in a file keyed by
@@ -626,18 +641,20 @@ class Digests:
     kept, so every message is made afresh.
 
     The file: the entries, each a pickle, then the index (pickled: key -> where its entry lies), then
-    the size of the index (8 bytes). It is mapped into memory, not read: an entry is unpickled from
-    the file's pages where they lie (tens of megabytes at an inquiry's scale, none copied). A build
-    that will write the file again writes each new entry into the next file as it is given
-    (``put``), so no process holds them all (49 MB at 5,000 records, counted again by every process
-    forked after loading); ``save`` adds the entries taken from the last file and the index."""
+    the size of the index (8 bytes). An entry is read where it lies when it is asked for (``get``):
+    the file is not mapped into memory, where its pages (49 MB at 5,000 records) would add to the
+    process's own while the model is made. A build that will write the file again writes each new
+    entry into the next file as it is given (``put``), so no process holds them all (counted again
+    by every process forked after loading); ``save`` adds the entries taken from the last file, copied
+    as they lie there, and the index."""
 
     def __init__(self, cache: Path | None, saving: bool = True) -> None:
         self.folder = cache
         self.saving = saving  # False: only read (``check``), so the files loaded are not pickled for it
-        self.entries: dict[bytes, tuple[int, int]] = {}  # key -> (start, end) in ``_kept``
-        self._kept: memoryview | None = None  # the last file's entries
-        self.used: dict[bytes, memoryview] = {}  # the entries this build took from the last file
+        self.entries: dict[bytes, tuple[int, int]] = {}  # key -> (start, end) in the last file
+        self._last: int | None = None  # the last file, open for reading (a descriptor)
+        self._block: tuple[int, memoryview] = (0, memoryview(b""))  # the part of it read last, and where
+        self.used: dict[bytes, tuple[int, int]] = {}  # the entries this build took from the last file
         self.added = 0  # entries given by ``put``
         self._pending: list[tuple[bytes, bytes]] = []  # given while it was not yet sure to be written
         self._written: dict[bytes, tuple[int, int]] = {}  # key -> where ``_next`` holds it
@@ -645,18 +662,20 @@ class Digests:
         self._next_path: str | None = None
         if cache is None:
             return
+        fd = -1
         try:
-            with open(self._file(), "rb") as f:
-                mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            trailer = len(mapped) - _INDEX_SIZE.size
-            (size,) = _INDEX_SIZE.unpack_from(mapped, trailer)
+            fd = os.open(self._file(), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            trailer = os.fstat(fd).st_size - _INDEX_SIZE.size
+            (size,) = _INDEX_SIZE.unpack(read_at(fd, trailer, _INDEX_SIZE.size))
             start = trailer - size
-            entries = pickle.loads(mapped[start:trailer]) if start >= 0 else None
-            kept = memoryview(mapped)[:max(start, 0)]
-            if isinstance(entries, dict) and all(0 <= a <= b <= len(kept) for a, b in entries.values()):
-                self.entries, self._kept = entries, kept
+            entries = pickle.loads(read_at(fd, start, size)) if start >= 0 else None
+            if isinstance(entries, dict) and all(0 <= a <= b <= start for a, b in entries.values()):
+                self.entries, self._last, fd = entries, fd, -1
         except Exception:  # noqa: BLE001 - missing, empty, cut short or from another version: not used
             pass
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     def _file(self) -> Path:
         assert self.folder is not None
@@ -676,10 +695,21 @@ class Digests:
 
     def get(self, key: bytes) -> memoryview | None:
         where = self.entries.get(key)
-        if where is None or self._kept is None:
+        if where is None or self._last is None:
             return None
-        blob = self.used[key] = self._kept[where[0]:where[1]]
-        return blob
+        start, end = where
+        at, block = self._block
+        if not (at <= start and end <= at + len(block)):
+            # Entries are asked for about in the order they lie: read a block of them at a time.
+            try:
+                block = os.pread(self._last, max(end - start, _BLOCK), start)
+                if len(block) < end - start:
+                    block = read_at(self._last, start, end - start)
+            except OSError:
+                return None
+            at, block = self._block = start, memoryview(block)
+        self.used[key] = where
+        return block[start - at:end - at]
 
     def put(self, key: bytes, blob: bytes) -> None:
         """Keep the entry of a file loaded by this build: written into the next file at once when
@@ -737,9 +767,9 @@ class Digests:
         try:
             current = self._file()
             index = self._written
-            for key, blob in self.used.items():  # taken from the last file: copied as they lie
+            for key, (a, b) in self.used.items():  # taken from the last file: copied as they lie
                 if key not in index:
-                    index[key] = self._append(blob)
+                    index[key] = self._append(read_at(self._last, a, b - a))
             head = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
             self._append(head + _INDEX_SIZE.pack(len(head)))
             self._next.close()
@@ -754,11 +784,13 @@ class Digests:
             self.discard()
 
     def discard(self) -> None:
-        """Let go of the last file's map (its pages count in the process's memory while it is mapped)
-        and drop the next file unwritten (a build that ends without ``save``; nothing when saved).
-        Nothing more is taken from or given to it."""
-        self.entries, self.used, self._kept, self._pending = {}, {}, None, []
+        """Close the last file and drop the next file unwritten (a build that ends without ``save``;
+        nothing when saved). Nothing more is taken from or given to it."""
+        self.entries, self.used, self._pending, self._block = {}, {}, [], (0, memoryview(b""))
         self.saving = False
+        if self._last is not None:
+            os.close(self._last)
+            self._last = None
         if self._next is not None:
             try:
                 self._next.close()

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from . import helper, markdown, validate
 from .content import RawFile
-from .cache import Digests, content_hash
+from .cache import Digests, content_hash, read_at
 from .errors import ContentError, Collector
 from .load import load_file
 
@@ -272,7 +272,7 @@ class _Worker:
                     if end == _DONE:
                         done = True
                         continue
-                    part = pickle.loads(_read_at(self.fd, start, end - start))
+                    part = pickle.loads(read_at(self.fd, start, end - start))
                     start = end
                     got += take(part)
         except Exception:  # noqa: BLE001 - results cut short or unreadable: the files are loaded here instead
@@ -298,18 +298,6 @@ class _Worker:
             if fd >= 0:
                 os.close(fd)
                 setattr(self, name, -1)
-
-
-def _read_at(fd: int, start: int, size: int) -> bytes:
-    chunks = []
-    while size > 0:
-        chunk = os.pread(fd, size, start)
-        if not chunk:
-            raise EOFError("a part of a worker's results is cut short")
-        chunks.append(chunk)
-        start += len(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
 
 
 def _take(part: list, put=None) -> list:
