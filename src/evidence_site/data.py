@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import weakref
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -30,23 +29,24 @@ def _xml_text(text: str) -> str:
 _encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
-# evidence_json and evidence_csv run one after the other on the same site and URLs (pipeline's
-# _other_files), and both go through every paragraph and its URL: the first call's list is left here
-# for the second, which takes it away, so the pair makes it once and nothing outlives the pair. The
-# site is held by a weak reference, which (unlike an id()) can never match a later site.
-_last_order: tuple[weakref.ref[Site], Urls, list[tuple[Paragraph, str]]] | None = None
-
-
-def _reading_order(site: Site, urls: Urls) -> list[tuple[Paragraph, str]]:
-    """Every paragraph of the records with its URL: submission by submission, each in its sequence."""
-    global _last_order
-    last, _last_order = _last_order, None
-    if last is not None and last[0]() is site and last[1] == urls:
-        return last[2]
+def _reading_order(site: Site, urls: Urls) -> Iterator[list[tuple[Paragraph, str]]]:
+    """Every paragraph of the records with its URL, submission by submission, each in its sequence:
+    ``ITEMS_BATCH`` at a time, made as they are asked for (at an inquiry's scale the whole list took
+    13 MB, held while both data files were made). A record's page URL is made once for the run of
+    its paragraphs: each file goes through them all for a few hundredths of a second."""
     by_id = site.paragraph_by_id
-    order = [(p, urls.paragraph(p)) for sub in site.submissions for p in map(by_id.__getitem__, sub.sequence)]
-    _last_order = (weakref.ref(site), urls, order)
-    return order
+    batch: list[tuple[Paragraph, str]] = []
+    record = page = None
+    for sub in site.submissions:
+        for p in map(by_id.__getitem__, sub.sequence):
+            if (p.submission, p.body, p.question) != record:
+                record, page = (p.submission, p.body, p.question), urls.paragraph_page(p) + "#"
+            batch.append((p, page + p.id))  # urls.paragraph(p)
+            if len(batch) == ITEMS_BATCH:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
 
 
 def _sections(site: Site, urls: Urls) -> dict[str, list[dict]]:
@@ -124,8 +124,13 @@ class Reuse:
 
 
 def _order(site: Site) -> tuple[list[str], str]:
+    """Every paragraph id in reading order, and a digest of that order (hashed a submission at a
+    time: the ids of an inquiry joined are 7 MB)."""
     ids = [pid for sub in site.submissions for pid in sub.sequence]
-    return ids, hashlib.blake2b("\n".join(ids).encode(), digest_size=16).hexdigest()
+    h = hashlib.blake2b(digest_size=16)
+    for sub in site.submissions:
+        h.update("\n".join(sub.sequence).encode() + b"\n")  # no id is empty: no two orders hash alike
+    return ids, h.hexdigest()
 
 
 def _size(text: str) -> int:
@@ -187,24 +192,27 @@ def _items(site: Site, urls: Urls, kind: str, make: Callable[[Paragraph, str], s
     return parts
 
 
-def _all_items(order: list[tuple[Paragraph, str]], make_all: Callable[[list[tuple[Paragraph, str]]], list[str]],
+def _all_items(batches: Iterator[list[tuple[Paragraph, str]]],
+               make_all: Callable[[list[tuple[Paragraph, str]]], list[str]],
                sep: str, start: int, layouts: dict[str, Layout] | None, kind: str, digest: str) -> Iterator[str]:
     """Every paragraph's item, ``sep`` between two, as pieces (``write.write_pieces``), made a batch
-    of ``ITEMS_BATCH`` at a time, and where each lies (see ``_items``): the items of an inquiry are
-    never all held at once."""
+    at a time (``_reading_order``), and where each lies (see ``_items``): the items of an inquiry
+    are never all held at once."""
     starts, ends = array("q"), array("q")
     pos, gap = start, len(sep)
-    for at in range(0, len(order), ITEMS_BATCH):
-        items = make_all(order[at:at + ITEMS_BATCH])
+    first = True
+    for batch in batches:
+        items = make_all(batch)
         if layouts is not None:
             for item in items:
                 starts.append(pos)
                 pos += len(item) if item.isascii() else len(item.encode("utf-8"))  # _size, inlined
                 ends.append(pos)
                 pos += gap
-        for i, item in enumerate(items):
-            if at or i:
+        for item in items:
+            if not first:
                 yield sep
+            first = False
             yield item
     if layouts is not None:
         layouts[kind] = Layout(digest, starts, ends)
