@@ -705,6 +705,43 @@ def test_a_rebuild_reads_the_kept_digests_without_mapping_them(synthetic, tmp_pa
     assert list(store.iterdir()) == [kept]  # no next file begun, none left
 
 
+@pytest.mark.parametrize("failing", ["created", "written"])
+def test_a_cache_file_that_cannot_be_written_leaves_the_build_as_it_was(synthetic, tmp_path, monkeypatch, failing):
+    """Writing the next cache file fails (a full disk, a folder not writable): the loading goes on,
+    the files the last file knows are still taken from it, nothing half-written is left, and the
+    last file stays as it was."""
+    from evidence_site import cache as cache_mod
+
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    store = tmp_path / "cache"
+    first = cache_mod.Digests(store)
+    fresh = pipeline.load_site(content, known=first)
+    first.save()
+    (kept,) = store.glob("digests-*.pickle")
+    before = kept.read_bytes()
+    records = sorted((content / "responses").rglob("*.yaml"))[:10]  # more than a fiftieth: written again
+    for record in records:
+        record.write_text(record.read_text().replace("    text: |-\n      ", "    text: |-\n      Edited. ", 1))
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    if failing == "created":
+        monkeypatch.setattr(cache_mod.tempfile, "mkstemp", full)
+    else:
+        monkeypatch.setattr(cache_mod.Digests, "_append", full)
+    parsed = []
+    real_parse = load.parse_text
+    monkeypatch.setattr(load, "parse_text", lambda *args: parsed.append(args[1]) or real_parse(*args))
+    known = cache_mod.Digests(store)
+    site = pipeline.load_site(content, known=known)
+    known.save()
+    assert len(parsed) == len(records)  # the others taken from the last file
+    assert len(site.paragraph_by_id) == len(fresh.paragraph_by_id) and site != fresh
+    assert list(store.iterdir()) == [kept] and kept.read_bytes() == before
+
+
 @pytest.mark.parametrize("block", [64, 20_000, 1 << 18])
 def test_kept_digests_read_a_block_at_a_time_are_the_digests(synthetic, tmp_path, monkeypatch, block):
     """The cache file is read a block at a time, whatever the entries' sizes (smaller than an entry,

@@ -660,6 +660,7 @@ class Digests:
         self._written: dict[bytes, tuple[int, int]] = {}  # key -> where ``_next`` holds it
         self._next = None  # the next file, being written (a temporary file in the folder)
         self._next_path: str | None = None
+        self._next_size = 0
         if cache is None:
             return
         fd = -1
@@ -715,7 +716,7 @@ class Digests:
         """Keep the entry of a file loaded by this build: written into the next file at once when
         that file will be written (``worth_saving``), else held until it is known to be."""
         if not self.saving or key in self._written or any(k == key for k, _ in self._pending):
-            return  # nothing is written (``check``), or given again (a file loaded again after its worker died): the same entry
+            return  # nothing is written (``check``), or given again: a file loaded again after its worker died
         self.added += 1
         self._pending.append((key, blob))
         if self.worth_saving():
@@ -729,22 +730,22 @@ class Digests:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 fd, self._next_path = tempfile.mkstemp(dir=self.folder, prefix=self._file().name, suffix=".tmp")
                 # Unbuffered: a process forked meanwhile (a page worker) holds no unwritten bytes of it.
-                self._next = os.fdopen(fd, "wb", buffering=0)
+                self._next, self._next_size = os.fdopen(fd, "wb", buffering=0), 0
             for key, blob in self._pending:
                 self._written[key] = self._append(blob)
         except OSError:  # a cache that cannot be written only makes the next build slower
-            self.discard()
+            self._drop_next()
             self.saving = False
         self._pending.clear()
 
     def _append(self, blob) -> tuple[int, int]:
         """``blob`` written at the end of the next file; where it lies there."""
-        f = self._next
-        start = f.tell()
         view = memoryview(blob)
+        start = self._next_size
         while view:
-            view = view[f.write(view):]
-        return start, f.tell()
+            view = view[self._next.write(view):]
+        self._next_size = start + len(blob)
+        return start, self._next_size
 
     def worth_saving(self) -> bool:
         """False when ``save`` would keep the file as it is (see there)."""
@@ -791,6 +792,10 @@ class Digests:
         if self._last is not None:
             os.close(self._last)
             self._last = None
+        self._drop_next()
+
+    def _drop_next(self) -> None:
+        """The next file closed and deleted, if it is there."""
         if self._next is not None:
             try:
                 self._next.close()
