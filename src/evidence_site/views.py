@@ -13,7 +13,10 @@ from .model import Body, Entity, Force, Paragraph, Site
 from .urls import DEFAULT_LANGUAGE, Urls, absolute
 
 
-@dataclass(frozen=True, slots=True)
+# ParagraphView and Block are made for every paragraph on every page that shows it (some 200,000 of
+# each a build at an inquiry's scale) and never changed once made: not frozen, since a frozen
+# dataclass's __init__ sets each field through object.__setattr__ (three times as slow to make).
+@dataclass(slots=True)
 class ParagraphView:
     p: Paragraph
     html: Markup
@@ -23,7 +26,7 @@ class ParagraphView:
     joint_names: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Block:
     """A run of paragraphs rendered together: one heading, one prose paragraph, or one list."""
 
