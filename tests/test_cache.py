@@ -703,6 +703,31 @@ def test_a_rebuild_reads_the_kept_digests_without_mapping_them(synthetic, tmp_pa
     assert list(store.iterdir()) == [kept]  # no next file begun, none left
 
 
+def test_the_half_written_cache_file_of_a_killed_build_is_deleted_by_the_next(synthetic, tmp_path):
+    """A build killed while it loads (a closed terminal, the out-of-memory killer) cannot clean up:
+    the next cache file it was writing, tens of megabytes, is left. The next build that writes the
+    cache deletes it; that of a build still running is left to it."""
+    import subprocess
+
+    from evidence_site import cache as cache_mod
+
+    store = tmp_path / "cache"
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    killed.kill()
+    killed.wait()
+    name = cache_mod.Digests(store)._file().name
+    store.mkdir()
+    orphan = store / f"{name}.{killed.pid}.abc123.tmp"
+    running = store / f"{name}.{os.getpid()}.def456.tmp"
+    for f in (orphan, running):
+        f.write_bytes(b"half an entry")
+    known = cache_mod.Digests(store)
+    pipeline.load_site(synthetic, known=known)
+    known.save()
+    assert not orphan.exists() and running.exists()
+    assert len(cache_mod.Digests(store).entries) == len(list(synthetic.rglob("*.yaml")))
+
+
 @pytest.mark.parametrize("failing", ["created", "written"])
 def test_a_cache_file_that_cannot_be_written_leaves_the_build_as_it_was(synthetic, tmp_path, monkeypatch, failing):
     """Writing the next cache file fails (a full disk, a folder not writable): the loading goes on,

@@ -633,6 +633,23 @@ def read_at(fd: int, start: int, size: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def _remove_orphans(folder: Path) -> None:
+    """Delete the next files of digests that builds killed halfway left behind (a closed terminal
+    ends a build without its clean-up; each file grows to tens of megabytes): their names carry the
+    process that wrote them (``Digests._flush``); a file of a process still running is left."""
+    for orphan in folder.glob("digests-*.pickle.*.tmp"):
+        try:
+            pid = int(orphan.name.split(".pickle.", 1)[1].split(".", 1)[0])
+        except ValueError:
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            orphan.unlink(missing_ok=True)
+        except OSError:
+            pass  # running, as another user's process
+
+
 class Digests:
     """What loading kept of each content file (``validate.digest``, as a loading worker sends it),
     keyed by a hash of the file's bytes, its kind and the path its messages show, in a file keyed by
@@ -728,7 +745,8 @@ class Digests:
             if self._next is None:
                 assert self.folder is not None
                 self.folder.mkdir(parents=True, exist_ok=True)
-                fd, self._next_path = tempfile.mkstemp(dir=self.folder, prefix=self._file().name, suffix=".tmp")
+                fd, self._next_path = tempfile.mkstemp(dir=self.folder, prefix=f"{self._file().name}.{os.getpid()}.",
+                                                       suffix=".tmp")
                 # Unbuffered: a process forked meanwhile (a page worker) holds no unwritten bytes of it.
                 self._next, self._next_size = os.fdopen(fd, "wb", buffering=0), 0
             for key, blob in self._pending:
@@ -779,6 +797,7 @@ class Digests:
             for stale in self.folder.glob("digests-*.pickle"):  # written by other code or libraries
                 if stale != current:
                     stale.unlink()
+            _remove_orphans(self.folder)
         except OSError:
             pass
         finally:
