@@ -701,6 +701,12 @@ def test_a_rebuild_reads_the_kept_digests_without_mapping_them(synthetic, tmp_pa
     known.discard()
     assert not open_() and not mapped()
     assert list(store.iterdir()) == [kept]  # no next file begun, none left
+    # `check` reads the digests and never saves: the file is closed once the digests are let go of.
+    checking = cache_mod.Digests(store, saving=False)
+    pipeline.load_site(synthetic, known=checking)
+    assert open_()
+    del checking
+    assert not open_()
 
 
 def test_the_half_written_cache_file_of_a_killed_build_is_deleted_by_the_next(synthetic, tmp_path):

@@ -669,7 +669,7 @@ class Digests:
         self.folder = cache
         self.saving = saving  # False: only read (``check``), so the files loaded are not pickled for it
         self.entries: dict[bytes, tuple[int, int]] = {}  # key -> (start, end) in the last file
-        self._last: int | None = None  # the last file, open for reading (a descriptor)
+        self._last = None  # the last file, open for reading
         self._block: tuple[int, memoryview] = (0, memoryview(b""))  # the part of it read last, and where
         self.used: dict[bytes, tuple[int, int]] = {}  # the entries this build took from the last file
         self.added = 0  # entries given by ``put``
@@ -680,20 +680,21 @@ class Digests:
         self._next_size = 0
         if cache is None:
             return
-        fd = -1
+        last = None
         try:
-            fd = os.open(self._file(), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            last = open(self._file(), "rb", buffering=0)  # closed when let go of, as by ``discard``
+            fd = last.fileno()
             trailer = os.fstat(fd).st_size - _INDEX_SIZE.size
             (size,) = _INDEX_SIZE.unpack(read_at(fd, trailer, _INDEX_SIZE.size))
             start = trailer - size
             entries = pickle.loads(read_at(fd, start, size)) if start >= 0 else None
             if isinstance(entries, dict) and all(0 <= a <= b <= start for a, b in entries.values()):
-                self.entries, self._last, fd = entries, fd, -1
+                self.entries, self._last, last = entries, last, None
         except Exception:  # noqa: BLE001 - missing, empty, cut short or from another version: not used
             pass
         finally:
-            if fd >= 0:
-                os.close(fd)
+            if last is not None:
+                last.close()
 
     def _file(self) -> Path:
         assert self.folder is not None
@@ -720,9 +721,9 @@ class Digests:
         if not (at <= start and end <= at + len(block)):
             # Entries are asked for about in the order they lie: read a block of them at a time.
             try:
-                block = os.pread(self._last, max(end - start, _BLOCK), start)
+                block = os.pread(self._last.fileno(), max(end - start, _BLOCK), start)
                 if len(block) < end - start:
-                    block = read_at(self._last, start, end - start)
+                    block = read_at(self._last.fileno(), start, end - start)
             except OSError:
                 return None
             at, block = self._block = start, memoryview(block)
@@ -782,13 +783,14 @@ class Digests:
             return
         self._flush()
         if self._next is None:
+            self.discard()
             return  # it could not be written (``_flush``)
         try:
             current = self._file()
             index = self._written
             for key, (a, b) in self.used.items():  # taken from the last file: copied as they lie
                 if key not in index:
-                    index[key] = self._append(read_at(self._last, a, b - a))
+                    index[key] = self._append(read_at(self._last.fileno(), a, b - a))
             head = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
             self._append(head + _INDEX_SIZE.pack(len(head)))
             self._next.close()
@@ -809,7 +811,7 @@ class Digests:
         self.entries, self.used, self._pending, self._block = {}, {}, [], (0, memoryview(b""))
         self.saving = False
         if self._last is not None:
-            os.close(self._last)
+            self._last.close()
             self._last = None
         self._drop_next()
 
