@@ -721,7 +721,7 @@ def test_the_half_written_cache_file_of_a_killed_build_is_deleted_by_the_next(sy
     killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     killed.kill()
     killed.wait()
-    name = cache_mod.Digests(store)._file().name
+    name = cache_mod.Digests(store).path.name
     store.mkdir()
     orphan = store / f"{name}.{killed.pid}.abc123.tmp"
     running = store / f"{name}.{os.getpid()}.def456.tmp"

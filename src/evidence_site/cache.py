@@ -680,9 +680,11 @@ class Digests:
         self._next_size = 0
         if cache is None:
             return
+        # Named by this code and the libraries (``code_key`` reads every module): worked out once.
+        self.path = cache / f"digests-{code_key()}.pickle"
         last = None
         try:
-            last = open(self._file(), "rb", buffering=0)  # closed when let go of, as by ``discard``
+            last = open(self.path, "rb", buffering=0)  # closed when let go of, as by ``discard``
             fd = last.fileno()
             trailer = os.fstat(fd).st_size - _INDEX_SIZE.size
             (size,) = _INDEX_SIZE.unpack(read_at(fd, trailer, _INDEX_SIZE.size))
@@ -695,10 +697,6 @@ class Digests:
         finally:
             if last is not None:
                 last.close()
-
-    def _file(self) -> Path:
-        assert self.folder is not None
-        return self.folder / f"digests-{code_key()}.pickle"
 
     @staticmethod
     def key(kind: str, shown: str, data: bytes) -> bytes:
@@ -746,7 +744,7 @@ class Digests:
             if self._next is None:
                 assert self.folder is not None
                 self.folder.mkdir(parents=True, exist_ok=True)
-                fd, self._next_path = tempfile.mkstemp(dir=self.folder, prefix=f"{self._file().name}.{os.getpid()}.",
+                fd, self._next_path = tempfile.mkstemp(dir=self.folder, prefix=f"{self.path.name}.{os.getpid()}.",
                                                        suffix=".tmp")
                 # Unbuffered: a process forked meanwhile (a page worker) holds no unwritten bytes of it.
                 self._next, self._next_size = os.fdopen(fd, "wb", buffering=0), 0
@@ -786,7 +784,7 @@ class Digests:
             self.discard()
             return  # it could not be written (``_flush``)
         try:
-            current = self._file()
+            current = self.path
             index = self._written
             for key, (a, b) in self.used.items():  # taken from the last file: copied as they lie
                 if key not in index:

@@ -178,13 +178,12 @@ def load_files(jobs: list[Job], errors: Collector, known: Digests | None = None,
             validate.SHIP_FACTS = "all"  # kept entries carry all their texts' Markdown facts
         missing = [jobs[i] for i in todo]
         n = _processes(missing)
-        # Each entry goes to the cache as it is made: no process holds them all (``Digests.put``).
-        put = known.put if keep and known is not None else None
+        # Each entry goes to the cache where it is made or taken from a worker: no process holds
+        # them all (``Digests.put``), and none is returned here.
+        put = known.put if keep else None
         loaded = _load_run(missing, errors.sub(), keep=keep, put=put) if n == 1 else \
             _load_split(missing, n, errors, keep, put)
-        for i, (found, raw, entry) in zip(todo, loaded):
-            if entry is not None and known is not None:
-                known.put(*entry)
+        for i, (found, raw, _) in zip(todo, loaded):
             results[i] = (found, raw)
         raw_files = []
         for (file, shown, _), result in zip(jobs, results):
