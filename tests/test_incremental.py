@@ -320,6 +320,9 @@ sys.path.insert(0, {src!r})
 from pathlib import Path
 from evidence_site import parallel, pipeline
 parallel.MIN_PARALLEL_COST = 0  # 100 records: fork even for this little
+# Every chunk to the worker, the glossary's too: left to the timing, this process takes a chunk of
+# pages of no group whenever the worker is slow to finish its first (under load).
+parallel._Feeder.take = lambda self: None
 here = []
 real = pipeline.glossary_uses
 pipeline.glossary_uses = lambda site, reuse=None: here.append(reuse) or real(site, reuse)
