@@ -285,7 +285,8 @@ def machine() -> dict:
     except Exception:  # noqa: BLE001
         pagefind = None
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_mb": mem, "os": platform.platform(),
-            "python": platform.python_version(), "hugo": hugo_version(), "mkdocs": mkdocs_version(),
+            "python": platform.python_version(),
+            "python_executable": os.path.realpath(sys.executable), "hugo": hugo_version(), "mkdocs": mkdocs_version(),
             "pagefind": pagefind, "load_average": os.getloadavg()}
 
 
@@ -513,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     args.tools = [t.strip() for t in args.tools.split(",")]
     compile_bytecode(Path(args.src).resolve() if args.src else ROOT / "src")
     info = machine()
-    print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_mb']} MB; Python {info['python']}; "
+    print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_mb']} MB; Python {info['python']} ({info['python_executable']}); "
           f"{info['hugo'] or 'hugo: not installed'}; {info['mkdocs'] or 'mkdocs: not installed'}; "
           f"pagefind {info['pagefind']}; load average {info['load_average'][0]:.1f}", flush=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
