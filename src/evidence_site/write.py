@@ -42,6 +42,7 @@ MARKER = ".evidence-site"
 _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(\..*)?$", re.IGNORECASE)
 _RESERVED_NAMES = {MARKER, ".git"}
 _BAD_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\]')
+_DRIVE = re.compile(r"[A-Za-z]:")
 
 
 class OutputError(Exception):
@@ -219,6 +220,11 @@ def staging(out: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
 
 
+# Folder and file names already found sound: the same few (an id, ``index.html``) come back in
+# thousands of paths, each checked before the first page is written.
+_SOUND_PARTS: set[str] = set()
+
+
 def safe_rel(rel: str) -> str:
     """Check one output path (``a/b/index.html``); anything that could land outside is refused."""
     def refuse(why: str) -> OutputError:
@@ -226,9 +232,11 @@ def safe_rel(rel: str) -> str:
 
     if not isinstance(rel, str) or not rel:
         raise refuse("an empty path")
-    if rel.startswith("/") or "\\" in rel or re.match(r"^[A-Za-z]:", rel):
+    if rel.startswith("/") or "\\" in rel or _DRIVE.match(rel):
         raise refuse("an absolute path would land outside the output folder")
     for part in rel.split("/"):
+        if part in _SOUND_PARTS:
+            continue
         if part in ("", ".", ".."):
             raise refuse("'..', '.' or an empty folder name would land outside the output folder")
         if _BAD_CHARS.search(part):
@@ -237,6 +245,9 @@ def safe_rel(rel: str) -> str:
             raise refuse(f"'{part}' ends with a dot or a space, which Windows drops")
         if _RESERVED.match(part) or part in _RESERVED_NAMES:
             raise refuse(f"'{part}' is a reserved name; choose another id")
+        if len(_SOUND_PARTS) >= 100_000:
+            _SOUND_PARTS.clear()
+        _SOUND_PARTS.add(part)
     return rel
 
 
