@@ -231,7 +231,8 @@ class _Feeder:
 
 
 def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=None,
-                 report=None, on_report=None, written: dict[str, list[int]] | None = None) -> dict[str, str]:
+                 report=None, on_report=None, written: dict[str, list[int]] | None = None,
+                 idle_work=None) -> dict[str, str]:
     """Render every page of every job. With ``root``, pages are written there (by worker processes
     when worthwhile), each page's state as it was left goes into ``written`` (its path -> its size,
     modification time and inode) and the returned dict is empty; without, the pages are returned.
@@ -243,7 +244,9 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
     each process's (something a page computed, such as the glossary's uses). ``side_work``,
     (function, arguments) that can be pickled, runs in a worker beside the pages (in a thread of this
     process, when there are no workers: hard-linking a rebuild's kept pages is mostly waiting on the
-    file system, which a thread does while this one renders)."""
+    file system, which a thread does while this one renders). ``idle_work`` (no arguments) runs in
+    this process once it has no page left to render, while the workers may still render their last
+    chunks (after every page, in one process)."""
     for job in jobs:
         for rel, _ in job.pages:
             write.safe_rel(rel)
@@ -268,6 +271,8 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
                         written[rel] = _write(root, rel, job.renderer.generate(page))
                     else:
                         out[rel] = job.renderer.render(page)
+            if idle_work is not None:
+                idle_work()
         finally:
             if side is not None:
                 side.shutdown(wait=True)
@@ -315,6 +320,8 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
                     other_work()
                 while (chunk := feeder.take()) is not None:  # the chunks no worker has been given
                     done(*_render_chunk(chunk))
+                if idle_work is not None:
+                    idle_work()  # the workers may still be rendering their last chunks
                 if side is not None:
                     try:
                         side.result()  # its own error is raised here as it was

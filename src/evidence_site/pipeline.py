@@ -242,7 +242,7 @@ class _Lazy:
 def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | None = None,
                 only=None, keep_from: Path | None = None, meanwhile=None,
                 data_reuse: data.Reuse | None = None, already: frozenset[str] = frozenset(),
-                glossary_reuse=None) -> dict[str, str | bytes]:
+                glossary_reuse=None, idle=None) -> dict[str, str | bytes]:
     """Every output file except the search index, as {relative path: content}. ``meanwhile`` runs in
     this process once the files beside the pages are made, given them (``SiteFiles``), while
     workers render the pages.
@@ -254,7 +254,9 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     ``pages_out`` while the other pages render, except those ``already`` there as that build left
     them (a recycled spare's, ``write.recycle``). With ``data_reuse``, the data files copy the items
     of the paragraphs not edited from the last build's (``data.Reuse``); with ``glossary_reuse``, the
-    glossary's uses are the last build's, the edited paragraphs searched again (``glossary_uses``)."""
+    glossary's uses are the last build's, the edited paragraphs searched again (``glossary_uses``).
+    ``idle`` runs in this process, given the files (``SiteFiles``, every page listed), once it has no
+    page left to render, while workers may still render theirs."""
     base = normalise_base(base_url)
     env = _environment(templates)
     files = SiteFiles()
@@ -301,7 +303,8 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
             meanwhile(files)
 
     files.update(parallel.render_pages(jobs, pages_out, other_work, keep, glossary_found, keep_glossary,
-                                       written=files.written))
+                                       written=files.written,
+                                       idle_work=(lambda: idle(files)) if idle is not None else None))
     if files.glossary is None:
         files.glossary = glossary_found()  # rendered here, if at all
     return files
@@ -443,10 +446,17 @@ def build(settings: Settings, log=print) -> float:
                 if digests is not None:
                     digests.save()
 
+            # Each page's dependencies, for the next rebuild: worked out here while the last pages render.
+            page_sets: list = []
+
+            def idle(listed: SiteFiles) -> None:
+                if store is not None:
+                    page_sets.append(_page_sets(site, records, listed.entries))
+
             files = render_site(site, settings.templates, settings.base_url, pages_out=new, only=stale,
                                 keep_from=settings.out, meanwhile=meanwhile,
                                 data_reuse=data_reuse, already=spare.shared if spare is not None else frozenset(),
-                                glossary_reuse=glossary_reuse)
+                                glossary_reuse=glossary_reuse, idle=idle)
             del digests, meanwhile
             write.mark(new)
             if spare is not None:  # what the folder holds that this build does not make
@@ -486,7 +496,7 @@ def build(settings: Settings, log=print) -> float:
             cache.remember_build(store, settings.out, now.key, len(files.pages), state,
                                  written if kept_spare else None)
             if store is not None:
-                cache.remember_pages(store, settings.out, now, records, *_page_sets(site, records, files.entries))
+                cache.remember_pages(store, settings.out, now, records, *page_sets[0])
                 cache.remember(store, settings.out, "data", now.key, files.layouts)
                 if files.glossary is not None:
                     cache.remember(store, settings.out, "glossary", now.key, files.glossary)
