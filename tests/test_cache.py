@@ -176,6 +176,40 @@ def test_a_rendering_process_keeps_no_prepared_text_of_the_groups_it_has_finishe
     assert not any(renderer.shared._prepared.values())
 
 
+@pytest.mark.parametrize("edited", [False, True])
+def test_no_collection_walks_every_object_loading_made(synthetic, tmp_path, monkeypatch, edited):
+    """Loading turns the cyclic collector off (it makes millions of objects at an inquiry's scale,
+    and no cycles) and the model is frozen out of its sight once loaded: frozen before the collector
+    is on again, or its first collection walks every object the loading made (0.05 s of a one-record
+    rebuild at N = 5,000, whose whole budget is a second; more in a cold build and in ``check``)."""
+    import gc
+
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    cache_dir, out = tmp_path / "cache", tmp_path / "site"
+    if edited:  # a rebuild from the cache's digests, as an editor's next preview
+        fast_build(out, content, cache_dir, monkeypatch)
+        edit_record(content)
+    young: list[int] = []  # objects in the youngest generation as each collection starts
+
+    def watch(phase: str, info: dict) -> None:
+        if phase == "start":
+            young.append(gc.get_count()[0])
+
+    frozen = gc.get_freeze_count()
+    gc.callbacks.append(watch)
+    try:
+        fast_build(out, content, cache_dir, monkeypatch)
+        pipeline.check(content, TEMPLATES)
+    finally:
+        gc.callbacks.remove(watch)
+        if gc.get_freeze_count() > frozen:
+            gc.unfreeze()  # check's model is frozen for the life of its process: not of this one
+    limit = 2 * gc.get_threshold()[0]  # a collection starts once the youngest generation passes the threshold
+    assert young, "no collection at all: the collector was left off"
+    assert max(young) < limit, f"a collection started with {max(young)} young objects (the loaded model)"
+
+
 def test_a_worker_is_given_its_next_chunk_only_once_it_has_finished_the_last():
     """Chunks are not queued in a worker ahead of time (it could not give them back): at the end
     this process would have nothing left to render while the worker still had several."""
