@@ -890,6 +890,92 @@ def test_after_a_failed_build_only_the_fixed_file_is_parsed_again(synthetic, tmp
     assert_same_site(out, cold_build(tmp_path / "cold", content, monkeypatch))
 
 
+# build.py's build, every page rendered by a worker where one can be (100 records are too few
+# otherwise), noting when a first chunk of pages is given to a worker and when the checks across files
+# begin.
+BUILD_LOGGING_CHECKS = r"""
+import sys
+sys.path.insert(0, {src!r})
+from evidence_site import cli, parallel, validate
+parallel.MIN_PARALLEL_COST = 0
+def note(what):
+    with open({events!r}, "a") as f:
+        f.write(what + "\n")
+real_give, real_register = parallel._Feeder.give, validate._register_ids
+def give(self):
+    running = real_give(self)
+    if running:
+        note("worker")
+    return running
+def register(*args):
+    note("checks")
+    return real_register(*args)
+parallel._Feeder.give, validate._register_ids = give, register
+cli.run(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("mistake", ["an unknown body", "a second record for one answer"])
+def test_a_mistake_across_files_stops_a_full_build_as_check_reports_it(synthetic, tmp_path, mistake):
+    """A full build of a large site checks across files (references, duplicate ids, one record per
+    answer, sequences) while a worker renders its first pages. A mistake found there stops the
+    build with the messages ``check`` prints, in its order, also when the model it breaks fails
+    before the checks have run (a submission listing a body no file defines has no page to
+    render); the last good site is left as it was, nothing is left beside it, and the files that
+    loaded well are kept by the cache: after the fix only the fixed file is parsed again."""
+    import subprocess
+
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    cache_dir, out = tmp_path / "cache", tmp_path / "site"
+    build_in_a_process(content, out, cache_dir, "never")  # the last good site
+    before, beside = tree(out), sorted(p.name for p in tmp_path.iterdir())
+    # Records edited too: parsed by the build that fails (more than the few the cache would not be
+    # rewritten for), and kept for the next.
+    for record in sorted((content / "responses").rglob("*.yaml"))[10:14]:
+        text = record.read_text()
+        end = text.index("\n", text.index("    text: |-\n") + len("    text: |-\n"))
+        record.write_text(text[:end] + " Edited before the mistake." + text[end:])
+    if mistake == "an unknown body":
+        fixed = sorted((content / "submissions").glob("*.yaml"))[1]
+        good = fixed.read_text()
+        fixed.write_text(re.sub(r"(?m)^bodies: \[", "bodies: [nobody-police, ", good, count=1))
+        expected = "unknown body 'nobody-police'"
+    else:
+        record = sorted((content / "responses").rglob("*.yaml"))[3]
+        fixed = record.with_name("again-" + record.name)
+        shutil.copy(record, fixed)
+        expected = "duplicate paragraph id"
+    env = dict(os.environ, EVIDENCE_SITE_CACHE=str(cache_dir), EVIDENCE_SITE_WORKERS="2")
+    events = tmp_path / "events"  # what the build did, in order (outside tmp_path's listing below)
+
+    def run(*args: str, boot: str = "") -> subprocess.CompletedProcess:
+        command = ["-c", boot] if boot else [str(ROOT / "build.py")]
+        return subprocess.run([sys.executable, *command, *args, "--content", str(content),
+                               "--templates", str(TEMPLATES)],
+                              env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+    built = run("build", "--out", str(out), "--no-search", boot=BUILD_LOGGING_CHECKS.format(
+        src=str(ROOT / "src"), events=str(events)))
+    logged = events.read_text().split() if events.exists() else []
+    events.unlink(missing_ok=True)
+    checked = run("check")
+    assert built.returncode == 1 == checked.returncode, built.stderr
+    if mistake == "a second record for one answer":  # the model renders: the checks run beside a worker
+        assert logged[0] == "worker" and "checks" in logged, logged
+    assert expected in built.stderr and "Traceback" not in built.stderr, built.stderr
+    assert built.stderr == checked.stderr
+    assert tree(out) == before, "the last good site changed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == beside, "something was left beside the site"
+    if mistake == "an unknown body":
+        fixed.write_text(good)
+    else:
+        fixed.unlink()
+    files, _ = build_in_a_process(content, out, cache_dir, "never")
+    assert not [f for f in files if not f.endswith("/" + fixed.relative_to(content).as_posix())], \
+        f"parsed again after the fix: {files}"
+
+
 def test_check_reads_the_kept_digests_and_writes_nothing(synthetic, tmp_path):
     content = tmp_path / "content"
     shutil.copytree(synthetic, content)

@@ -7,6 +7,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -35,7 +36,20 @@ def load_site(content: Path, site_url: str | None = None, known: cache.Digests |
     """Read and validate all content; raises ContentErrors with every problem found. ``known``: the
     cache's digests of content files loaded before (only the other files are parsed); ``hashes``:
     the content files' hashes taken with the build's inputs (``read_content``)."""
-    from .validate import validate  # noqa: PLC0415 - keeps import of the CLI light for --help
+    site, checks = load_model(content, site_url, known, hashes)
+    checks()
+    return site
+
+
+def load_model(content: Path, site_url: str | None = None, known: cache.Digests | None = None,
+               hashes: dict[str, str] | None = None) -> tuple[Site, Callable[[], None]]:
+    """``load_site`` with its checks across files left for later (``validate.combine_later``): the
+    model, and a function that runs those checks and raises ContentErrors with every problem found
+    (as ``load_site`` would have), run once however often it is called. Until it has run without
+    raising, the model may break any rule those checks enforce: it is only rendered into a staging
+    folder, which their errors throw away (``build``). Every problem a file has on its own is raised
+    here, as by ``load_site``."""
+    from .validate import validate_later  # noqa: PLC0415 - keeps import of the CLI light for --help
 
     errors = Collector()
     # Loading makes millions of objects and no cycles: the cyclic collector would walk them all again
@@ -44,7 +58,7 @@ def load_site(content: Path, site_url: str | None = None, known: cache.Digests |
     gc.disable()
     try:
         raw = read_content(content, errors, known, hashes)  # on several cores when the content is large
-        site = validate(raw, errors)  # runs after load errors too, so every file's mistakes are listed
+        site, later = validate_later(raw, errors)  # runs after load errors too, so every file's mistakes are listed
         del raw
     finally:
         if collecting:
@@ -53,7 +67,15 @@ def load_site(content: Path, site_url: str | None = None, known: cache.Digests |
     assert site is not None
     if site_url:
         site = replace(site, config=replace(site.config, site_url=site_url))
-    return site
+    done: list[bool] = []
+
+    def checks() -> None:
+        if not done:
+            done.append(True)
+            later()
+        errors.raise_if_any()
+
+    return site, checks
 
 
 def load_labels(templates: Path, lang: str, unreviewed: list[str] | None = None) -> render.Labels:
@@ -242,7 +264,7 @@ class _Lazy:
 def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | None = None,
                 only=None, keep_from: Path | None = None, meanwhile=None,
                 data_reuse: data.Reuse | None = None, already: frozenset[str] = frozenset(),
-                glossary_reuse=None, idle=None) -> dict[str, str | bytes]:
+                glossary_reuse=None, idle=None, checks=None) -> dict[str, str | bytes]:
     """Every output file except the search index, as {relative path: content}. ``meanwhile`` runs in
     this process once the files beside the pages are made, given them (``SiteFiles``), while
     workers render the pages.
@@ -256,7 +278,8 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     of the paragraphs not edited from the last build's (``data.Reuse``); with ``glossary_reuse``, the
     glossary's uses are the last build's, the edited paragraphs searched again (``glossary_uses``).
     ``idle`` runs in this process, given the files (``SiteFiles``, every page listed), once it has no
-    page left to render, while workers may still render theirs."""
+    page left to render, while workers may still render theirs. ``checks`` (``load_model``'s) runs
+    in this process before anything else it does once the workers have their first pages."""
     base = normalise_base(base_url)
     env = _environment(templates)
     files = SiteFiles()
@@ -298,6 +321,8 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     link = [rel for rel in files.kept if rel not in already]
     keep = (write.link_files, (keep_from, pages_out, link)) if keep_from and pages_out and link else None
     def other_work() -> None:
+        if checks is not None:
+            checks()
         _other_files(site, templates, base, page_urls, files, data_reuse, stream=pages_out is not None)
         if meanwhile is not None:
             meanwhile(files)
@@ -398,9 +423,11 @@ def build(settings: Settings, log=print) -> float:
         try:
             # With the hashes taken before reading (above), a file edited since is loaded as it was
             # hashed or as it is now: either way the next build sees the edit and builds again.
-            site = load_site(settings.content, settings.site_url, digests, now.content)
+            site, checks = load_model(settings.content, settings.site_url, digests, now.content)
             if last is None:
                 last = cache.last_build(store, settings.out, now, saved, walks, edits)
+            if last.previous is not None:
+                checks()  # a rebuild works out from the model which pages it keeps: checked first
             if compiling is not None:
                 compiling.result()  # done (or done here, raising a template's error as it is)
             loaded = True
@@ -457,10 +484,30 @@ def build(settings: Settings, log=print) -> float:
                 if store is not None:
                     page_sets.append(_page_sets(site, records, listed.entries))
 
-            files = render_site(site, settings.templates, settings.base_url, pages_out=new, only=stale,
-                                keep_from=settings.out, meanwhile=meanwhile,
-                                data_reuse=data_reuse, already=spare.shared if spare is not None else frozenset(),
-                                glossary_reuse=glossary_reuse, idle=idle)
+            keep_digests = digests.save if digests is not None else None
+
+            def checked() -> None:
+                """The checks across files, once (``load_model``); when they fail, the digests are kept
+                as after any content error, and their errors are the build's."""
+                try:
+                    checks()
+                except ContentErrors:
+                    if keep_digests is not None:
+                        keep_digests()
+                    raise
+
+            # A full build checks across files in this process while a worker renders its first pages
+            # (in a folder their errors throw away); whatever fails before they have run, their
+            # errors come first, since a model that breaks their rules can break anything made of it.
+            try:
+                files = render_site(site, settings.templates, settings.base_url, pages_out=new, only=stale,
+                                    keep_from=settings.out, meanwhile=meanwhile,
+                                    data_reuse=data_reuse, already=spare.shared if spare is not None else frozenset(),
+                                    glossary_reuse=glossary_reuse, idle=idle, checks=checked)
+            except Exception as exc:
+                if not isinstance(exc, ContentErrors):
+                    checked()
+                raise
             del digests, meanwhile
             write.mark(new)
             if spare is not None:  # what the folder holds that this build does not make

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from functools import partial
 from itertools import accumulate, chain
 from operator import attrgetter, lt
@@ -108,8 +109,15 @@ def validate(raw: list[RawFile], errors: Collector) -> Site | None:
     run lists every file's mistakes; references wait until every file has loaded, since an id in
     an unreadable file would otherwise be reported as unknown everywhere it is used.
     """
+    site, checks = validate_later(raw, errors)
+    checks()
+    return None if errors.errors else site
+
+
+def validate_later(raw: list[RawFile], errors: Collector) -> tuple[Site | None, Callable[[], None]]:
+    """``validate`` with the checks across files left for later (``combine_later``)."""
     all_loaded = not errors.errors
-    return combine([digest(f, errors) for f in raw], all_loaded, errors)
+    return combine_later([digest(f, errors) for f in raw], all_loaded, errors)
 
 
 # --- one file's part of the model ----------------------------------------------------------------
@@ -334,19 +342,43 @@ def _resolve_refs(digests: list[Digest], where: dict[str, set[str] | dict[str, i
 
 def combine(digests: list[Digest], all_loaded: bool, errors: Collector) -> Site | None:
     """Check across files and build the model from every file's digest (in content order)."""
+    site, checks = combine_later(digests, all_loaded, errors)
+    checks()
+    return None if errors.errors else site
+
+
+def combine_later(digests: list[Digest], all_loaded: bool, errors: Collector) -> tuple[Site | None, Callable[[], None]]:
+    """``combine``, its checks across files left for later when no file had a mistake of its own:
+    the model (None where ``combine`` would give none) and a function that runs those checks.
+    Once it has run, ``errors`` holds what ``combine`` would have added, in the same order, and the
+    model is to be used only if it added none: until then it may break any rule they check (a
+    reference to an unknown id, two records for one answer). A large build renders beside them
+    (``pipeline.build``)."""
     for d in digests:
         errors.errors.extend(d.errors)
-    where = _register_ids(digests, errors)
-    if not all_loaded:
-        return None
-    _resolve_refs(digests, where, errors)
-    if errors.errors:
-        return None
     ok = [d for d in digests if d.ok]
-    site = _build(ok)
-    if site is not None:
-        _check_site(site, ok, digests, errors)
-    return None if errors.errors else site
+    site = _build(ok) if all_loaded and not errors.errors else None
+    if site is None:  # nothing to render beside the checks: they are run here, as ever
+        where = _register_ids(digests, errors)
+        if all_loaded:
+            _resolve_refs(digests, where, errors)
+            if not errors.errors:
+                site = _build(ok)
+                if site is not None:
+                    _check_site(site, ok, digests, errors)
+        return site, _checked
+
+    def checks() -> None:
+        where = _register_ids(digests, errors)
+        _resolve_refs(digests, where, errors)
+        if not errors.errors:
+            _check_site(site, ok, digests, errors)
+
+    return site, checks
+
+
+def _checked() -> None:
+    """The checks of a ``combine_later`` that had nothing to leave for later."""
 
 
 def _build(files: list[Digest]) -> Site | None:
