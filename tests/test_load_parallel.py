@@ -200,3 +200,46 @@ def test_a_worker_that_dies_or_fails_has_its_files_loaded_here(corpus, corpus_si
     two, messages, forks = load(corpus, "always", patch)
     assert forks == 1 and messages == []
     assert two == corpus_site
+
+
+# This process waits, before its own files, until the worker has sent its first part; it counts its
+# own files and notes, at each part it takes, how many of them it had loaded.
+TAKES_BETWEEN = """
+import atexit, select
+real_run, real_take, real_one = parallel_load._load_run, parallel_load._take, parallel_load.load_one
+real_start = parallel_load._Worker.start
+parent = os.getpid()
+loaded_here, taken_at, workers = [0], [], []
+def start(self):
+    real_start(self)
+    workers.append(self)
+def run(jobs, errors, model=True, **kw):
+    if os.getpid() == parent and workers:
+        select.select([workers[0].announce_r], [], [], 60)  # its first part is there
+    return real_run(jobs, errors, model, **kw)
+def one(*args, **kw):
+    if os.getpid() == parent:
+        loaded_here[0] += 1
+    return real_one(*args, **kw)
+def take(part, put=None):
+    taken_at.append(loaded_here[0])
+    return real_take(part, put)
+parallel_load._load_run, parallel_load._take, parallel_load.load_one = run, take, one
+parallel_load._Worker.start = start
+atexit.register(lambda: sys.stderr.write(f"TAKEN {taken_at} OF {loaded_here[0]}\\n"))
+"""
+
+
+def test_the_parts_a_worker_has_sent_are_taken_between_this_processs_own_files(corpus, corpus_site):
+    """A worker's parts are taken as they come, between the files this process loads itself, not
+    all after them: at the end only the last part is left to take when the worker is done (this
+    process takes a few hundredths of a second to make a part into model objects)."""
+    env = dict(os.environ, EVIDENCE_SITE_LOAD_SPLIT="always", EVIDENCE_SITE_WORKERS="2")
+    result = subprocess.run([sys.executable, "-c", LOAD.format(src=str(ROOT / "src"), patch=TAKES_BETWEEN),
+                             str(corpus)], cwd=ROOT, env=env, capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()
+    site, messages, forks = pickle.loads(result.stdout)
+    assert forks == 1 and messages == [] and site == corpus_site
+    taken, own = re.search(r"TAKEN \[([\d, ]*)\] OF (\d+)", result.stderr.decode()).groups()
+    taken_at = [int(n) for n in taken.split(",") if n.strip()]
+    assert taken_at and min(taken_at) < int(own), (taken_at, own)  # some before its own files were all loaded

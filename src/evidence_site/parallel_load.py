@@ -30,6 +30,7 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import select
 import struct
 import sys
 from pathlib import Path
@@ -74,12 +75,15 @@ def _make_model(raw: RawFile | None) -> None:
 
 
 def _load_run(jobs: list[Job], errors: Collector, model: bool = True, keep: bool = False,
-              put=None) -> list[tuple[list[ContentError], RawFile | None, Entry | None]]:
+              put=None, between=None) -> list[tuple[list[ContentError], RawFile | None, Entry | None]]:
     """Each file's errors, digest and, with ``keep``, the entry the cache keeps of it when it
     loaded without a message (pickled before its records are made into the model); with ``put``
-    (``Digests.put``), each entry is given to it as it is made instead (none is returned)."""
+    (``Digests.put``), each entry is given to it as it is made instead (none is returned).
+    ``between`` (no arguments) is called after every ``BETWEEN`` files."""
     out = []
-    for file, shown, kind in jobs:
+    for n, (file, shown, kind) in enumerate(jobs, 1):
+        if between is not None and n % BETWEEN == 0:
+            between()
         before = len(errors.errors)
         data = None
         if keep:
@@ -125,10 +129,12 @@ def _processes(jobs: list[Job]) -> int:
 
 
 # The share of the files this process loads, beside the workers' equal shares: besides its own
-# files it unpickles the workers' parts and makes their records into model objects as they come,
-# and its own run ends with the worker's at N = 5,000 on 2 cores (1.70–1.75 s and 1.73–1.76 s into
-# the build; 0.9, with a submission's bytes reckoned at half, left this process waiting 0.16 s).
-OWN_SHARE = 1.0
+# files it unpickles the workers' parts and makes their records into model objects, between its own
+# files as the parts come (``_Worker.ready``), some 0.12 s at N = 5,000 on 2 cores. At 0.9 its own
+# run, parts taken, ends with the worker's; at 1.0 with the parts taken after its own files, the
+# worker waited 0.15-0.2 s at the end (six alternating runs, loading to model: 1.34-1.38 s against
+# 1.40-1.48 s).
+OWN_SHARE = 0.9
 
 
 def _runs(jobs: list[Job], n: int) -> list[list[Job]]:
@@ -224,6 +230,7 @@ def _known(job: Job, known: Digests, results: list, i: int, hashed: str | None =
 # A worker hands its results over in parts, each announced when whole, so this process can take
 # (unpickle and make into model objects) the first parts while the worker loads the last.
 PARTS = 8
+BETWEEN = 32  # files this process loads between two looks at what its workers have sent
 _DONE = (1 << 64) - 1  # announced after the last part
 _ANNOUNCE = struct.Struct("<Q")  # the end of a part in the worker's file
 
@@ -236,6 +243,9 @@ class _Worker:
         self.run, self.fd, self.pid, self.keep = run, fd, 0, keep
         self.status: int | None = None  # exit code once reaped
         self.announce_r = self.announce_w = -1
+        self.got: list = []  # what ``take`` made of the parts so far
+        self.start_at = 0  # where the next part begins in its file
+        self.done = self.broken = False
 
     def start(self) -> None:
         try:
@@ -253,32 +263,40 @@ class _Worker:
         os.close(self.announce_w)
         self.announce_w = -1
 
+    def ready(self, take) -> None:
+        """The parts it has announced so far passed to ``take`` (see ``results``), without waiting
+        for more: this process takes them between its own files instead of after them all."""
+        while self.pid and not self.done and not self.broken and select.select([self.announce_r], [], [], 0)[0]:
+            self._next(take)
+
     def results(self, take) -> list | None:
         """Its results, each part passed to ``take`` as it comes (and replaced by what it returns);
         None if it did not start, failed or died (then nothing it sent is to be used)."""
         if not self.pid:
             return None
-        got: list[Result] = []
-        done = False
-        start = 0
-        try:
-            with os.fdopen(self.announce_r, "rb", closefd=False) as announcements:
-                while not done:
-                    word = announcements.read(_ANNOUNCE.size)
-                    if len(word) < _ANNOUNCE.size:
-                        break  # it exited without saying it was done
-                    (end,) = _ANNOUNCE.unpack(word)
-                    if end == _DONE:
-                        done = True
-                        continue
-                    part = pickle.loads(read_at(self.fd, start, end - start))
-                    start = end
-                    got += take(part)
-        except Exception:  # noqa: BLE001 - results cut short or unreadable: the files are loaded here instead
-            done = False
+        while not self.done and not self.broken:
+            self._next(take)
         _, status = os.waitpid(self.pid, 0)
         self.status = os.waitstatus_to_exitcode(status)
-        return got if done and self.status == 0 else None
+        return self.got if self.done and not self.broken and self.status == 0 else None
+
+    def _next(self, take) -> None:
+        """Wait for its next announcement: a part, taken, or that it is done. A worker that exits
+        without saying it is done, or a part that cannot be read or taken, leaves it ``broken``."""
+        try:
+            word = os.read(self.announce_r, _ANNOUNCE.size)  # one write each: never split in a pipe
+            if len(word) < _ANNOUNCE.size:
+                self.broken = True  # it exited without saying it was done
+                return
+            (end,) = _ANNOUNCE.unpack(word)
+            if end == _DONE:
+                self.done = True
+                return
+            part = pickle.loads(read_at(self.fd, self.start_at, end - self.start_at))
+            self.start_at = end
+            self.got += take(part)
+        except Exception:  # noqa: BLE001 - results cut short or unreadable: the files are loaded here instead
+            self.broken = True
 
     def close(self) -> None:
         """Stop it if it still runs (only after an error here), reap it, drop its file and pipe."""
@@ -328,9 +346,16 @@ def _load_split(jobs: list[Job], n: int, errors: Collector, keep: bool = False, 
             stream.flush()
         for worker in workers:
             worker.start()
-        results = _load_run(runs[0], errors.sub(), keep=keep, put=put)
+        def take(part: list) -> list:
+            return _take(part, put)
+
+        def between() -> None:  # the workers' parts that have come, taken between this process's files
+            for worker in workers:
+                worker.ready(take)
+
+        results = _load_run(runs[0], errors.sub(), keep=keep, put=put, between=between)
         for worker in workers:
-            got = worker.results(lambda part: _take(part, put))
+            got = worker.results(take)
             worker.close()
             if got is None:  # it failed or died: load its files here (raising its error as it is)
                 got = _load_run(worker.run, errors.sub(), keep=keep, put=put)
@@ -343,8 +368,8 @@ def _load_split(jobs: list[Job], n: int, errors: Collector, keep: bool = False, 
 
 def _scratch() -> int:
     """A file in memory (or an unnamed temporary file) for a worker to write its results into: a
-    worker writing into a pipe would wait for this process to read, which it does only once its
-    own files are loaded, so the pickling would not overlap with anything."""
+    worker writing into a pipe would wait for this process to read, which it does only between its
+    own files (every ``BETWEEN``), so the worker's loading would wait on this process's."""
     if hasattr(os, "memfd_create"):
         try:
             return os.memfd_create("evidence-site-load", os.MFD_CLOEXEC)
