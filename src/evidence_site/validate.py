@@ -349,40 +349,32 @@ def combine(digests: list[Digest], all_loaded: bool, errors: Collector) -> Site 
 
 def combine_later(digests: list[Digest], all_loaded: bool, errors: Collector) -> tuple[Site | None, Callable[[], None]]:
     """``combine``, its checks across files left for later when no file had a mistake of its own:
-    the model (None where ``combine`` would give none) and a function that runs those checks.
-    Once it has run, ``errors`` holds what ``combine`` would have added, in the same order, and the
-    model is to be used only if it added none: until then it may break any rule they check (a
-    reference to an unknown id, two records for one answer). A large build renders beside them
-    (``pipeline.build``)."""
+    the model (None where ``combine`` would give none) and a function that runs those checks, once
+    however often it is called. Once it has run, ``errors`` holds what ``combine`` would have added,
+    in the same order, and the model is to be used only if it added none: until then it may break
+    any rule they check (a reference to an unknown id, two records for one answer). A large build
+    renders beside them (``pipeline.build``)."""
     for d in digests:
         errors.errors.extend(d.errors)
     ok = [d for d in digests if d.ok]
     site = _build(ok) if all_loaded and not errors.errors else None
-    if site is None:  # nothing to render beside the checks: they are run here, as ever
-        where = _register_ids(digests, errors)
-        if all_loaded:
-            _resolve_refs(digests, where, errors)
-            if not errors.errors:
-                site = _build(ok)
-                if site is not None:
-                    _check_site(site, ok, digests, errors)
-        return site, _checked
-
     held = [digests, ok]  # let go of once checked: every file's digest, 10 MB at N = 5,000
 
     def checks() -> None:
+        if not held:
+            return  # run already
         every, sound = held
         held.clear()
         where = _register_ids(every, errors)
+        if not all_loaded:
+            return  # an id in a file that could not be read would be reported unknown everywhere
         _resolve_refs(every, where, errors)
-        if not errors.errors:
+        if site is not None and not errors.errors:
             _check_site(site, sound, every, errors)
 
+    if site is None:
+        checks()  # no model to render beside them: run here, as ever
     return site, checks
-
-
-def _checked() -> None:
-    """The checks of a ``combine_later`` that had nothing to leave for later."""
 
 
 def _build(files: list[Digest]) -> Site | None:
