@@ -34,8 +34,10 @@ class Settings:
 def load_site(content: Path, site_url: str | None = None, known: cache.Digests | None = None,
               hashes: dict[str, str] | None = None) -> Site:
     """Read and validate all content; raises ContentErrors with every problem found. ``known``: the
-    cache's digests of content files loaded before (only the other files are parsed); ``hashes``:
-    the content files' hashes taken with the build's inputs (``read_content``)."""
+    cache's digests of content files loaded before (only the other files are parsed), and kept
+    with those of the files that loaded well when there are errors, so that they are not parsed
+    again once the others are fixed; ``hashes``: the content files' hashes taken with the build's
+    inputs (``read_content``)."""
     site, checks = load_model(content, site_url, known, hashes)
     checks()
     return site
@@ -63,17 +65,20 @@ def load_model(content: Path, site_url: str | None = None, known: cache.Digests 
     finally:
         if collecting:
             gc.enable()
-    errors.raise_if_any()
+
+    def raise_found() -> None:
+        if errors.errors and known is not None:
+            known.save()  # the files that loaded well are not parsed again once the others are fixed
+        errors.raise_if_any()
+
+    raise_found()
     assert site is not None
     if site_url:
         site = replace(site, config=replace(site.config, site_url=site_url))
-    done: list[bool] = []
 
     def checks() -> None:
-        if not done:
-            done.append(True)
-            later()
-        errors.raise_if_any()
+        later()  # once: ``validate.combine_later``
+        raise_found()
 
     return site, checks
 
@@ -431,10 +436,6 @@ def build(settings: Settings, log=print) -> float:
             if compiling is not None:
                 compiling.result()  # done (or done here, raising a template's error as it is)
             loaded = True
-        except ContentErrors:
-            if digests is not None:
-                digests.save()  # the files that loaded well are not parsed again once the others are fixed
-            raise
         finally:
             if walks is not None:
                 walks.close()  # the helper reaped; what it read is kept (or read here if asked)
@@ -484,18 +485,6 @@ def build(settings: Settings, log=print) -> float:
                 if store is not None:
                     page_sets.append(_page_sets(site, records, listed.entries))
 
-            keep_digests = digests.save if digests is not None else None
-
-            def checked() -> None:
-                """The checks across files, once (``load_model``); when they fail, the digests are kept
-                as after any content error, and their errors are the build's."""
-                try:
-                    checks()
-                except ContentErrors:
-                    if keep_digests is not None:
-                        keep_digests()
-                    raise
-
             # A full build checks across files in this process while a worker renders its first pages
             # (in a folder their errors throw away); whatever fails before they have run, their
             # errors come first, since a model that breaks their rules can break anything made of it.
@@ -503,10 +492,10 @@ def build(settings: Settings, log=print) -> float:
                 files = render_site(site, settings.templates, settings.base_url, pages_out=new, only=stale,
                                     keep_from=settings.out, meanwhile=meanwhile,
                                     data_reuse=data_reuse, already=spare.shared if spare is not None else frozenset(),
-                                    glossary_reuse=glossary_reuse, idle=idle, checks=checked)
+                                    glossary_reuse=glossary_reuse, idle=idle, checks=checks)
             except Exception as exc:
                 if not isinstance(exc, ContentErrors):
-                    checked()
+                    checks()
                 raise
             del digests, meanwhile
             write.mark(new)
