@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from conftest import CONTENT, ROOT, TEMPLATES, build_site
 
-from evidence_site import cache, load, markdown, parallel, pipeline, render, views, write
+from evidence_site import cache, load, markdown, parallel, parallel_load, pipeline, render, views, write
 from evidence_site import helper as helper_mod
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -525,15 +525,21 @@ BUILD_COUNTING_PARSES = r"""
 import json, sys
 sys.path.insert(0, {src!r})
 from pathlib import Path
-from evidence_site import load, markdown, pipeline
+from evidence_site import cache, load, markdown, pipeline
 files, texts, reads = [], [], []
 content = Path(sys.argv[1]).resolve()
-real_read = Path.read_bytes
-def reading(self):
-    if self.resolve().is_relative_to(content):
-        reads.append(str(self))
-    return real_read(self)
-Path.read_bytes = reading
+hashed = []
+real_inputs = cache.inputs
+def inputs(*args, **kwargs):
+    try:
+        return real_inputs(*args, **kwargs)
+    finally:
+        hashed.append(True)
+cache.inputs = inputs
+def reading(event, args):  # every file opened once the inputs are hashed, however it is read
+    if event == "open" and hashed and isinstance(args[0], (str, Path)) and Path(args[0]).resolve().is_relative_to(content):
+        reads.append(str(args[0]))
+sys.addaudithook(reading)
 real_parse = load.parse_text
 def counting(text, shown, errors):
     files.append(shown)
@@ -595,9 +601,12 @@ def put(self, key, blob):
     seen.append([len(self._pending), on_disk, max(ends, default=0), bytes(blob) in Path(self._next_path).read_bytes()
                  if self._next_path else False, sys._getframe(1).f_code.co_name])
 cache.Digests.put = put
+hashed = []
+real_hash = cache._hash_file
+cache._hash_file = lambda path: hashed.append(path) or real_hash(path)
 pipeline.build(pipeline.Settings(content=Path(sys.argv[1]), templates=Path(sys.argv[2]), out=Path(sys.argv[3]),
                                  search=False), log=lambda *a: None)
-print(json.dumps(seen))
+print(json.dumps([seen, hashed]))
 """
 
 
@@ -606,7 +615,8 @@ def test_each_file_loaded_is_written_to_the_cache_as_it_is_loaded(synthetic, tmp
     """A cold build keeps every file's digest, but no process holds them all (49 MB at 5,000
     records, counted again in every process forked after loading): each is on disk once given,
     those from the loading worker too, and a file loaded again after its worker died is kept once.
-    The next build parses only the file edited since, and builds a cold build's site."""
+    Every file's hash is taken from the bytes loaded, the worker's too: none is read again to hash
+    it. The next build parses only the file edited since, and builds a cold build's site."""
     import json
     import struct
     import subprocess
@@ -621,7 +631,8 @@ def test_each_file_loaded_is_written_to_the_cache_as_it_is_loaded(synthetic, tmp
     done = subprocess.run([sys.executable, "-c", script, str(content), str(TEMPLATES), str(out)], env=env,
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout)
+    seen, hashed = json.loads(done.stdout)
+    assert hashed == []
     files = len(list(content.rglob("*.yaml")))
     assert len(seen) >= files  # every file's, and those a dead worker had sent again
     for pending, on_disk, end, found, _ in seen:
@@ -1007,33 +1018,48 @@ def test_the_cache_names_each_file_as_os_path_relpath_would(tmp_path, monkeypatc
 
 # --- the content files' hashes, kept with their size, times and inode -------------------------------
 
-def _hashing(monkeypatch) -> list[str]:
-    """The content files the build reads to hash its inputs, from now on."""
-    read: list[str] = []
-    real = cache._hash_file
-    monkeypatch.setattr(cache, "_hash_file", lambda path: read.append(path) or real(path))
-    return read
+def _hashing(monkeypatch) -> tuple[list[str], list[str]]:
+    """The content files the build reads from now on, in this process (loading is kept to it): read
+    to hash the build's inputs, and read whole to be loaded and kept by the cache (and hashed)."""
+    hashed: list[str] = []
+    loaded: list[str] = []
+    real_hash, real_read = cache._hash_file, parallel_load.read_stamped
+    monkeypatch.setattr(cache, "_hash_file", lambda path: hashed.append(os.fspath(path)) or real_hash(path))
+    monkeypatch.setattr(parallel_load, "read_stamped", lambda path: loaded.append(os.fspath(path)) or real_read(path))
+    monkeypatch.setenv("EVIDENCE_SITE_LOAD_SPLIT", "never")
+    return hashed, loaded
 
 
 def test_an_unchanged_file_is_not_read_again_to_hash_the_inputs(synthetic, tmp_path, monkeypatch):
-    """A rebuild hashes the inputs again to find what changed: the files whose size, times and
-    inode are as they were are not read (5,000 of them took a tenth of a second); the edited one is,
+    """A first build into a folder reads each content file once, hashing the bytes it loads (not
+    once to hash the inputs and again to load them: 5,000 files took a tenth of a second). A rebuild
+    hashes the inputs again to find what changed: the files whose size, times and inode are as the
+    first build found them are not read (5,000 of them took a tenth of a second); the edited one is,
     and the rebuild is a cold build's, byte for byte."""
     content = tmp_path / "content"
     shutil.copytree(synthetic, content)
+    (content / "notes.txt").write_text("not content: hashed with the inputs all the same")
     store, out = tmp_path / "cache", tmp_path / "site"
-    files = len([f for f in content.rglob("*") if f.is_file()])
+    files = sorted(os.fspath(f) for f in content.rglob("*") if f.is_file())
     monkeypatch.setattr(cache, "RACY_NS", 0)  # the copies are new: trust their times at once
-    read = _hashing(monkeypatch)
+    hashed, loaded = _hashing(monkeypatch)
     fast_build(out, content, store, monkeypatch)
-    assert len(read) == files  # the first build reads every file
-    read.clear()
+    assert sorted(hashed + loaded) == files  # the first build reads every file, once
+    assert hashed == [os.fspath(content / "notes.txt")]
+    hashed.clear()
+    loaded.clear()
     record = edit_record(content)
     fast_build(out, content, store, monkeypatch)
-    assert [Path(f).resolve() for f in read] == [record.resolve()]
-    read.clear()
-    fast_build(out, content, store, monkeypatch)  # nothing changed: nothing read
-    assert read == []
+    assert [Path(f).resolve() for f in hashed] == [record.resolve()]
+    hashed.clear()
+    (content / "notes.txt").write_text("edited")
+    fast_build(out, content, store, monkeypatch)  # only a file that is not content changed: a rebuild
+    assert hashed == [os.fspath(content / "notes.txt")]
+    hashed.clear()
+    loaded.clear()
+    logs: list[str] = []
+    fast_build(out, content, store, monkeypatch, logs)  # nothing changed: nothing read
+    assert hashed == [] and loaded == [] and "up to date" in logs[-1]
     assert_same_site(out, cold_build(tmp_path / "cold", content, monkeypatch))
 
 
@@ -1057,6 +1083,32 @@ def test_an_edit_that_keeps_the_size_and_the_time_is_still_seen(synthetic, tmp_p
     assert_same_site(out, cold_build(tmp_path / "cold", content, monkeypatch))
 
 
+def test_a_file_edited_while_a_first_build_runs_is_built_by_the_next(synthetic, tmp_path, monkeypatch):
+    """A first build hashes the content files from the bytes it loads: a record saved again once it
+    was loaded is not taken for built (its page shows the text before the edit); the next build
+    builds it."""
+    content = tmp_path / "content"
+    shutil.copytree(synthetic, content)
+    store, out = tmp_path / "cache", tmp_path / "site"
+    real_load = pipeline.load_model
+    edited: list[Path] = []
+
+    def load_then_edit(*args, **kwargs):
+        try:
+            return real_load(*args, **kwargs)
+        finally:
+            edited.append(edit_record(content))
+
+    monkeypatch.setattr(pipeline, "load_model", load_then_edit)
+    fast_build(out, content, store, monkeypatch)
+    monkeypatch.setattr(pipeline, "load_model", real_load)
+    (record,) = edited
+    logs: list[str] = []
+    fast_build(out, content, store, monkeypatch, logs)
+    assert "up to date" not in logs[-1] and "1 record file(s) edited" in logs[-1], logs
+    assert_same_site(out, cold_build(tmp_path / "cold", content, monkeypatch))
+
+
 def test_a_file_hashed_just_after_it_changed_is_read_again(synthetic, tmp_path, monkeypatch):
     """A file written in the same tick of the clock as it was hashed could be written again with its
     times unchanged: a file changed within RACY_NS before it was hashed is read again next time."""
@@ -1064,12 +1116,12 @@ def test_a_file_hashed_just_after_it_changed_is_read_again(synthetic, tmp_path, 
     shutil.copytree(synthetic, content)
     store, out = tmp_path / "cache", tmp_path / "site"
     monkeypatch.setattr(cache, "RACY_NS", 3600 * 10**9)  # an hour: every file is "just changed"
-    read = _hashing(monkeypatch)
+    hashed, loaded = _hashing(monkeypatch)
     fast_build(out, content, store, monkeypatch)
-    files = len(read)
-    read.clear()
+    files = sorted(hashed + loaded)
+    hashed.clear()
     fast_build(out, content, store, monkeypatch)
-    assert len(read) == files
+    assert sorted(hashed) == files
 
 
 def test_a_hashes_file_that_cannot_be_read_is_not_used(synthetic, tmp_path, monkeypatch):

@@ -111,21 +111,25 @@ def _shown_paths(content: Path):
     return shown
 
 
-def read_content(content: Path, errors: Collector, known=None, hashes: dict[str, str] | None = None) -> list[RawFile]:
+def read_content(content: Path, errors: Collector, known=None, hashes: dict[str, str | None] | None = None,
+                 read: dict[str, tuple] | None = None) -> list[RawFile]:
     """Load every YAML file under ``content``; unknown files are errors so nothing is silently ignored.
 
     Each file is checked against its schema as it is loaded (``validate.digest``) and only the
     digest is kept, not the YAML; a large content folder is loaded by several processes at once
     (``parallel_load``), with the same result and the same messages as one process. ``known``
     (``cache.Digests``) gives the digests of files loaded before, byte for byte the same; ``hashes``
-    (``cache.Inputs.content``: path relative to ``content`` -> ``cache.content_hash``) saves reading
-    and hashing again a file ``known`` holds."""
+    (``cache.Inputs.content``: path relative to ``content`` -> ``cache.content_hash``, or None where
+    it is not known yet) saves reading and hashing again a file ``known`` holds; ``read`` (path
+    relative to ``content`` -> ``parallel_load.Read``) is filled with how each file read whole to be
+    hashed was read (``cache.Hashing``)."""
     from .parallel_load import load_files  # noqa: PLC0415 - it needs validate, which needs this module
 
     if not content.is_dir():
         errors.add(shown_path(content), 1, 1, "the content folder does not exist")
         return []
     jobs: list[tuple[Path, str, str]] = []
+    rels: list[str] = []
     hashed: list[str | None] = []
     shown_of = _shown_paths(content)
     for file, rel in listed_files(content, hashes):
@@ -137,8 +141,12 @@ def read_content(content: Path, errors: Collector, known=None, hashes: dict[str,
                        "responses/**/*.yaml or entities/{" + ",".join(ENTITY_FILES) + "}.yaml")
             continue
         jobs.append((file, shown, kind))
+        rels.append(rel)
         hashed.append(hashes.get(rel) if hashes is not None else None)
-    raw = load_files(jobs, errors, known, hashed if hashes is not None else None)
+    how: list = []
+    raw = load_files(jobs, errors, known, hashed if hashes is not None else None, how)
+    if read is not None:
+        read.update((rel, got) for rel, got in zip(rels, how) if got is not None)
     seen = {f.kind for f in raw}
     for kind in REQUIRED:
         if kind not in seen and not any(e.path.endswith(f"{kind}.yaml") for e in errors.errors):

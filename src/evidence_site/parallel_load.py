@@ -37,7 +37,7 @@ from pathlib import Path
 
 from . import helper, markdown, validate
 from .content import RawFile
-from .cache import Digests, content_hash, read_at
+from .cache import Digests, content_hash, read_at, read_stamped
 from .errors import ContentError, Collector
 from .load import load_file
 
@@ -49,8 +49,11 @@ SPLIT_ENV = "EVIDENCE_SITE_LOAD_SPLIT"
 MIN_PARALLEL_BYTES = 1_000_000
 
 Job = tuple[Path, str, str]  # (file, path shown in messages, kind)
-Entry = tuple[bytes, bytes]  # a file's digest as the cache keeps it: (cache.Digests.key, pickled RawFile)
+Entry = tuple[bytes, bytes]  # a file's digest as the cache keeps it: (cache.Digests.key_of, pickled RawFile)
 Result = tuple[list[ContentError], RawFile | None]  # per file: its loading errors and what was kept
+# A file read whole to be kept by the cache: its stamp and content hash (``cache.read_stamped``,
+# ``cache.content_hash``), for a build that hashes its inputs as it loads them (``cache.Hashing``).
+Read = tuple[tuple, str]
 
 
 def load_one(file: Path, shown: str, kind: str, errors: Collector, model: bool = True,
@@ -75,35 +78,36 @@ def _make_model(raw: RawFile | None) -> None:
 
 
 def _load_run(jobs: list[Job], errors: Collector, model: bool = True, keep: bool = False,
-              put=None, between=None) -> list[tuple[list[ContentError], RawFile | None, Entry | None]]:
+              put=None, between=None) -> list[tuple[list[ContentError], RawFile | None, Entry | None, Read | None]]:
     """Each file's errors, digest and, with ``keep``, the entry the cache keeps of it when it
-    loaded without a message (pickled before its records are made into the model); with ``put``
-    (``Digests.put``), each entry is given to it as it is made instead (none is returned).
-    ``between`` (no arguments) is called after every ``BETWEEN`` files."""
+    loaded without a message (pickled before its records are made into the model) and how it was
+    read (``Read``); with ``put`` (``Digests.put``), each entry is given to it as it is made instead
+    (none is returned). ``between`` (no arguments) is called after every ``BETWEEN`` files."""
     out = []
     for n, (file, shown, kind) in enumerate(jobs, 1):
         if between is not None and n % BETWEEN == 0:
             between()
         before = len(errors.errors)
-        data = None
+        data = read = None
         if keep:
             try:
-                data = file.read_bytes()
+                data, stamp = read_stamped(file)
+                read = (stamp, content_hash(data))
             except OSError:
                 pass  # read again by load_file, which says why it cannot be
         raw = load_one(file, shown, kind, errors, False, data)
         found = errors.errors[before:]
         entry = None
-        if data is not None and raw is not None and not found:
+        if read is not None and raw is not None and not found:
             d = raw.digest
             if d.ok and not d.errors and not d.deferred:
-                entry = (Digests.key(kind, shown, data), pickle.dumps(raw, protocol=pickle.HIGHEST_PROTOCOL))
+                entry = (Digests.key_of(kind, shown, read[1]), pickle.dumps(raw, protocol=pickle.HIGHEST_PROTOCOL))
                 if put is not None:
                     put(*entry)
                     entry = None
         if model:
             _make_model(raw)
-        out.append((found, raw, entry))
+        out.append((found, raw, entry, read))
     return out
 
 
@@ -165,12 +169,14 @@ def _runs(jobs: list[Job], n: int) -> list[list[Job]]:
 
 
 def load_files(jobs: list[Job], errors: Collector, known: Digests | None = None,
-               hashes: list[str | None] | None = None) -> list[RawFile]:
+               hashes: list[str | None] | None = None, read: list[Read | None] | None = None) -> list[RawFile]:
     """Every file of ``jobs`` (in content order) loaded and digested; loading errors added to
     ``errors`` in content order. With ``known`` (the cache's digests), a file whose bytes it knows
     is taken from it, the others are loaded and their entries given to it; ``hashes``, each job's
     ``cache.content_hash`` when the caller has it (hashed as the build's inputs), saves reading and
-    hashing a known file again. The collector is off meanwhile: loading makes no cycles."""
+    hashing a known file again; ``read`` is filled with how each job's file was read whole to be
+    hashed (``Read``; None for a file not read so). The collector is off meanwhile: loading makes
+    no cycles."""
     collecting = gc.isenabled()
     gc.disable()
     shipping = validate.SHIP_FACTS
@@ -178,8 +184,9 @@ def load_files(jobs: list[Job], errors: Collector, known: Digests | None = None,
         results: list[Result | None] = [None] * len(jobs)
         todo = list(range(len(jobs)))
         keep = known is not None and known.saving
-        if known is not None:
-            todo = [i for i in todo if not _known(jobs[i], known, results, i, hashes[i] if hashes else None)]
+        how: list[Read | None] = [None] * len(jobs)
+        if known is not None and known.entries:  # (none: no file to read only to look it up)
+            todo = [i for i in todo if not _known(jobs[i], known, results, i, hashes[i] if hashes else None, how)]
         if keep:
             validate.SHIP_FACTS = "all"  # kept entries carry all their texts' Markdown facts
         missing = [jobs[i] for i in todo]
@@ -189,8 +196,11 @@ def load_files(jobs: list[Job], errors: Collector, known: Digests | None = None,
         put = known.put if keep else None
         loaded = _load_run(missing, errors.sub(), keep=keep, put=put) if n == 1 else \
             _load_split(missing, n, errors, keep, put)
-        for i, (found, raw, _) in zip(todo, loaded):
+        for i, (found, raw, _, got) in zip(todo, loaded):
             results[i] = (found, raw)
+            how[i] = got
+        if read is not None:
+            read[:] = how
         raw_files = []
         for (file, shown, _), result in zip(jobs, results):
             assert result is not None
@@ -206,15 +216,17 @@ def load_files(jobs: list[Job], errors: Collector, known: Digests | None = None,
             gc.enable()
 
 
-def _known(job: Job, known: Digests, results: list, i: int, hashed: str | None = None) -> bool:
+def _known(job: Job, known: Digests, results: list, i: int, hashed: str | None, how: list[Read | None]) -> bool:
     """Take the file's digest from the cache when it knows the file's bytes (or their hash,
-    ``hashed``); False when it does not."""
+    ``hashed``; else read, and how left in ``how``); False when it does not."""
     file, shown, kind = job
     if hashed is None:
         try:
-            hashed = content_hash(file.read_bytes())
+            data, stamp = read_stamped(file)
         except OSError:
             return False
+        hashed = content_hash(data)
+        how[i] = (stamp, hashed)
     blob = known.get(Digests.key_of(kind, shown, hashed))
     if blob is None:
         return False
@@ -322,14 +334,14 @@ def _take(part: list, put=None) -> list:
     the cache keeps it, and made into its digest here (and given to ``put`` at once, when given:
     see ``_load_run``); records made into model objects here, as this process does with its own."""
     out = []
-    for found, kept, entry in part:
+    for found, kept, entry, read in part:
         if entry is not None:
             kept = pickle.loads(entry[1])
             if put is not None:
                 put(*entry)
                 entry = None
         _make_model(kept)
-        out.append((found, kept, entry))
+        out.append((found, kept, entry, read))
     return out
 
 
@@ -392,8 +404,8 @@ def _worker(run: list[Job], fd: int, announce: int, keep: bool) -> None:  # prag
         size = max(1, -(-len(run) // PARTS))
         with os.fdopen(fd, "wb", closefd=False) as stream:
             for at in range(0, len(run), size):
-                part = [(found, None if entry is not None else kept, entry)  # sent once: as the cache keeps it
-                        for found, kept, entry in _load_run(run[at:at + size], errors, model=False, keep=keep)]
+                part = [(found, None if entry is not None else kept, entry, read)  # sent once: as the cache keeps it
+                        for found, kept, entry, read in _load_run(run[at:at + size], errors, model=False, keep=keep)]
                 pickle.dump(part, stream, protocol=pickle.HIGHEST_PROTOCOL)
                 stream.flush()
                 os.write(announce, _ANNOUNCE.pack(stream.tell()))

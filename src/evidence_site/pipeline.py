@@ -44,13 +44,14 @@ def load_site(content: Path, site_url: str | None = None, known: cache.Digests |
 
 
 def load_model(content: Path, site_url: str | None = None, known: cache.Digests | None = None,
-               hashes: dict[str, str] | None = None) -> tuple[Site, Callable[[], None]]:
+               hashes: dict[str, str | None] | None = None,
+               read: dict[str, tuple] | None = None) -> tuple[Site, Callable[[], None]]:
     """``load_site`` with its checks across files left for later (``validate.combine_later``): the
     model, and a function that runs those checks and raises ContentErrors with every problem found
     (as ``load_site`` would have), run once however often it is called. Until it has run without
     raising, the model may break any rule those checks enforce: it is only rendered into a staging
     folder, which their errors throw away (``build``). Every problem a file has on its own is raised
-    here, as by ``load_site``."""
+    here, as by ``load_site``. ``known``, ``hashes``, ``read``: see ``content.read_content``."""
     from .validate import validate_later  # noqa: PLC0415 - keeps import of the CLI light for --help
 
     errors = Collector()
@@ -59,7 +60,7 @@ def load_model(content: Path, site_url: str | None = None, known: cache.Digests 
     collecting = gc.isenabled()
     gc.disable()
     try:
-        raw = read_content(content, errors, known, hashes)  # on several cores when the content is large
+        raw = read_content(content, errors, known, hashes, read)  # on several cores when the content is large
         site, later = validate_later(raw, errors)  # runs after load errors too, so every file's mistakes are listed
         del raw
     finally:
@@ -388,34 +389,43 @@ def build(settings: Settings, log=print) -> float:
         saved = cache.saved_state(store, settings.out)
         # Compiling the templates takes 0.16 s when the cache holds no bytecode of them: on a build
         # into a folder the cache has no build of (a cold build), a helper compiles them into it on
-        # the other core, idle while this process hashes the inputs (helper.py); the environment
-        # that renders the pages then only reads the bytecode. A rebuild finds it there.
+        # the other core while this process starts loading (helper.py); the environment that
+        # renders the pages then only reads the bytecode. A rebuild finds it there.
         compiling = None
         if store is not None and saved is None and helper.may_fork():
             compiling = helper.Helper(lambda: render.compile_templates(_environment(settings.templates))).start()
             reap.callback(compiling.close)
-        # Hashed before reading, so an edit made during the build makes the next one build again.
-        now = cache.inputs(settings.content, settings.templates, {
-            "base_url": normalise_base(settings.base_url), "site_url": settings.site_url,
-            "search": settings.search, "out": str(settings.out.resolve())}, store)
-        walks = last = edits = prelink = None
-        if saved is not None and saved.get("key") != now.key:
-            # Something changed: the output's and the spare's listings, which tell whether pages may
-            # be kept, are read on the other core while the content loads (cache.Walks). With no
-            # spare to bring up to date and only records edited, the helper links the last build's
-            # pages into the folder this build will write (cache.Walks's ``link_into``) meanwhile.
-            spare_folder = None if settings.search else write.spare(settings.out)
-            edits = cache.record_edits(store, settings.out, now, saved)
-            if not isinstance(edits, str) and helper.may_fork() and (
-                    spare_folder is None or not os.path.lexists(spare_folder)):
-                prelink = write.staging(settings.out)
-            walks = cache.Walks(settings.out, spare_folder, saved, prelink).start()
+        inputs_settings = {"base_url": normalise_base(settings.base_url), "site_url": settings.site_url,
+                           "search": settings.search, "out": str(settings.out.resolve())}
+        walks = last = edits = prelink = hashing = now = None
+        if saved is None:
+            # No last build to compare the inputs with before loading (a first build into this
+            # folder): the content files are hashed from the bytes loading reads (cache.Hashing),
+            # not each read once more before it (0.1 s at N = 5,000).
+            hashing = cache.Hashing(settings.content, settings.templates, inputs_settings, store)
+            last = cache.LastBuild(why=cache.NOT_REMEMBERED if store is not None else "no cache")
         else:
-            last = cache.last_build(store, settings.out, now, saved)
-            if last.pages is not None:
-                elapsed = time.perf_counter() - start
-                log(f"{settings.out} is up to date ({last.pages} pages): nothing changed since it was built ({elapsed:.2f}s)")
-                return elapsed
+            # Hashed before reading, so an edit made during the build makes the next one build again.
+            now = cache.inputs(settings.content, settings.templates, inputs_settings, store)
+            if saved.get("key") != now.key:
+                # Something changed: the output's and the spare's listings, which tell whether pages
+                # may be kept, are read on the other core while the content loads (cache.Walks).
+                # With no spare to bring up to date and only records edited, the helper links the
+                # last build's pages into the folder this build will write (cache.Walks's
+                # ``link_into``) meanwhile.
+                spare_folder = None if settings.search else write.spare(settings.out)
+                edits = cache.record_edits(store, settings.out, now, saved)
+                if not isinstance(edits, str) and helper.may_fork() and (
+                        spare_folder is None or not os.path.lexists(spare_folder)):
+                    prelink = write.staging(settings.out)
+                walks = cache.Walks(settings.out, spare_folder, saved, prelink).start()
+            else:
+                last = cache.last_build(store, settings.out, now, saved)
+                if last.pages is not None:
+                    elapsed = time.perf_counter() - start
+                    log(f"{settings.out} is up to date ({last.pages} pages): nothing changed since it was "
+                        f"built ({elapsed:.2f}s)")
+                    return elapsed
         digests = cache.Digests(store) if store is not None else None
         if digests is not None:
             reap.callback(digests.discard)  # the next file of digests, half written, when the build fails
@@ -428,7 +438,13 @@ def build(settings: Settings, log=print) -> float:
         try:
             # With the hashes taken before reading (above), a file edited since is loaded as it was
             # hashed or as it is now: either way the next build sees the edit and builds again.
-            site, checks = load_model(settings.content, settings.site_url, digests, now.content)
+            if hashing is not None:
+                site, checks = load_model(settings.content, settings.site_url, digests, hashing.listing, hashing.read)
+                if store is not None:  # what the next build compares its inputs with
+                    now = hashing.inputs()
+            else:
+                assert now is not None
+                site, checks = load_model(settings.content, settings.site_url, digests, now.content)
             if last is None:
                 last = cache.last_build(store, settings.out, now, saved, walks, edits)
             if last.previous is not None:
@@ -533,9 +549,10 @@ def build(settings: Settings, log=print) -> float:
         if cleaner is not None:
             cleaner.start()
         try:
-            cache.remember_build(store, settings.out, now.key, len(files.pages), state,
-                                 written if kept_spare else None)
             if store is not None:
+                assert now is not None
+                cache.remember_build(store, settings.out, now.key, len(files.pages), state,
+                                     written if kept_spare else None)
                 cache.remember_pages(store, settings.out, now, records, *page_sets[0])
                 cache.remember(store, settings.out, "data", now.key, files.layouts)
                 if files.glossary is not None:
