@@ -437,11 +437,13 @@ def build(settings: Settings, log=print) -> float:
         loaded = False
         try:
             # With the hashes taken before reading (above), a file edited since is loaded as it was
-            # hashed or as it is now: either way the next build sees the edit and builds again.
+            # hashed or as it is now; with them taken from the bytes loaded (``hashing``), as it was
+            # hashed: either way the next build sees the edit and builds again.
             if hashing is not None:
                 site, checks = load_model(settings.content, settings.site_url, digests, hashing.listing, hashing.read)
                 if store is not None:  # what the next build compares its inputs with
                     now = hashing.inputs()
+                hashing = None  # its listing and stamps (3 MB at N = 5,000) not held by the processes forked next
             else:
                 assert now is not None
                 site, checks = load_model(settings.content, settings.site_url, digests, now.content)
