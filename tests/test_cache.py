@@ -176,6 +176,39 @@ def test_a_rendering_process_keeps_no_prepared_text_of_the_groups_it_has_finishe
     assert not any(renderer.shared._prepared.values())
 
 
+def test_one_process_keeps_the_prepared_text_of_one_group_at_a_time(synthetic, tmp_path, monkeypatch):
+    """Rendering in one process (a small site, ``serve``, EVIDENCE_SITE_WORKERS=1), each submission's
+    prepared text (``views.SharedText``: its paragraphs' HTML, citations and markup) is let go of
+    when the next submission's pages begin, not kept to the end; the site is the same."""
+    from evidence_site.urls import Urls
+
+    site = pipeline.load_site(synthetic)
+    urls = Urls("/", "en")
+    env = render.environment(TEMPLATES)
+    env.globals["glossary_uses"] = pipeline._Lazy(lambda: pipeline.glossary_uses(site))
+    renderer = render.Renderer(site, env, urls, pipeline.load_labels(TEMPLATES, "en"), build_date=None,
+                               languages=site.config.languages)
+    pages = render.all_pages(site, urls)
+    held: list[set[str]] = []
+    real_generate = renderer.generate
+
+    def generate(page):  # what is held as each page of a group is rendered
+        if parallel._group(page) is not None:
+            held.append({sub for sub, prepared in renderer.shared._prepared.items() if prepared})
+        return real_generate(page)
+
+    monkeypatch.setattr(renderer, "generate", generate)
+    monkeypatch.setenv("EVIDENCE_SITE_WORKERS", "1")
+    out = tmp_path / "pages"
+    out.mkdir()
+    parallel.render_pages([parallel.Job(renderer, pages)], out)
+    assert len(held) == sum(parallel._group(page) is not None for _, page in pages)
+    assert max(len(subs) for subs in held) == 1, "prepared text of an earlier submission is still kept"
+    cold = cold_build(tmp_path / "cold", synthetic, monkeypatch)
+    for rel, _ in pages:
+        assert (out / rel).read_bytes() == (cold / rel).read_bytes(), rel
+
+
 @pytest.mark.parametrize("edited", [False, True])
 def test_no_collection_walks_every_object_loading_made(synthetic, tmp_path, monkeypatch, edited):
     """Loading turns the cyclic collector off (it makes millions of objects at an inquiry's scale,

@@ -266,7 +266,16 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
             if other_work is not None:
                 other_work()
             for job in jobs:
+                current = None  # the group whose pages came last
                 for rel, page in job.pages:
+                    group = _group(page)
+                    if group is not None and group != current:
+                        # A group's pages come together (``render.all_pages``): the last is done, and its
+                        # prepared text is let go of, as a chunk's is (``_render_chunk``). Were a later
+                        # page to show its paragraphs, they would be prepared again, the same.
+                        if current is not None:
+                            job.renderer.shared.forget({current})
+                        current = group
                     if root is not None:
                         written[rel] = _write(root, rel, job.renderer.generate(page))
                     else:
