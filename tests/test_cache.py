@@ -176,6 +176,35 @@ def test_a_rendering_process_keeps_no_prepared_text_of_the_groups_it_has_finishe
     assert not any(renderer.shared._prepared.values())
 
 
+@pytest.mark.parametrize("content,lang", [("synthetic", "en"), ("real", "en"), ("real", "cy")])
+def test_every_page_renders_alone_as_it_does_after_the_pages_before_it(synthetic, content, lang):
+    """Pages share what they make of a paragraph (its prepared text, and its markup up to the
+    citation, made once for its record page and the full response): every page rendered by a
+    renderer of its own, sharing nothing, is byte for byte the page rendered in a build's order (the
+    real site's force and question pages show their answers in full, without anchors)."""
+    from evidence_site.urls import Urls
+
+    site = pipeline.load_site(synthetic if content == "synthetic" else CONTENT)
+    urls = Urls("/", lang)
+    env = render.environment(TEMPLATES)
+    env.globals["glossary_uses"] = pipeline._Lazy(lambda: pipeline.glossary_uses(site))
+    labels = pipeline.load_labels(TEMPLATES, lang)
+
+    def renderer():
+        return render.Renderer(site, env, urls, labels, build_date=None, languages=site.config.languages)
+
+    pages = render.all_pages(site, urls)
+    shared = renderer()
+    in_order = {rel: shared.render(page) for rel, page in pages}
+    # The pages that show paragraphs (every one of them: a record's and the full response's share
+    # markup), and one page of every other kind.
+    alone = [(rel, page) for rel, page in pages if page.template in ("record.html", "response.html")]
+    alone += list({page.template: (rel, page) for rel, page in pages if (rel, page) not in alone}.values())
+    assert len(alone) > (100 if content == "synthetic" else 15)
+    for rel, page in alone:
+        assert renderer().render(page) == in_order[rel], rel
+
+
 def test_one_process_keeps_the_prepared_text_of_one_group_at_a_time(synthetic, tmp_path, monkeypatch):
     """Rendering in one process (a small site, ``serve``, EVIDENCE_SITE_WORKERS=1), each submission's
     prepared text (``views.SharedText``: its paragraphs' HTML, citations and markup) is let go of

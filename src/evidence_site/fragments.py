@@ -58,16 +58,31 @@ def blocks_html(blocks: Iterable[Block], labels: Mapping[str, str], *, anchors: 
         elif b.kind == "list":
             add('<ul class="para-list">\n')
             for v in b.items:
-                ident = f' id="{_esc(v.p.id)}"' if anchors else ""
-                add(f'<li class="para"{ident}>{_meta(v, anchors, labels, page_n)}<span class="para-text"{en_attr}>'
-                    f'{v.html}</span>{_after(v, cite, labels, en_attr)}</li>\n')
+                add(_anchored(v, "li", labels, page_n, en_attr) if anchors else
+                    f'<li class="para">{_meta(v, False, labels, page_n)}<span class="para-text"{en_attr}>'
+                    f'{v.html}</span>{_notes(v, labels, en_attr)}')
+                add(f'{_cite(v, labels) if cite else ""}</li>\n')
             add("</ul>\n")
         else:
             v = b.items[0]
-            ident = f' id="{_esc(v.p.id)}"' if anchors else ""
-            add(f'<div class="para"{ident}>{_meta(v, anchors, labels, page_n)}<p class="para-text"{en_attr}>'
-                f'{v.html}</p>{_after(v, cite, labels, en_attr)}</div>\n')
+            add(_anchored(v, "div", labels, page_n, en_attr) if anchors else
+                f'<div class="para">{_meta(v, False, labels, page_n)}<p class="para-text"{en_attr}>'
+                f'{v.html}</p>{_notes(v, labels, en_attr)}')
+            add(f'{_cite(v, labels) if cite else ""}</div>\n')
     return Markup("".join(out))
+
+
+def _anchored(v: ParagraphView, tag: str, labels: Mapping[str, str], page_n: str, en_attr: str) -> str:
+    """A prose paragraph (``tag`` "div") or list item ("li") with its anchor, up to its citation: the
+    same on its record page and on the full response, so made once for both and kept on the view,
+    which pages share while its text is not theirs alone (``views.PageText.paragraph``) and which
+    belongs to one interface language (its labels and ``en_attr``)."""
+    if v.markup is not None:
+        return v.markup
+    inner = "p" if tag == "div" else "span"
+    v.markup = (f'<{tag} class="para" id="{_esc(v.p.id)}">{_meta(v, True, labels, page_n)}<{inner} '
+                f'class="para-text"{en_attr}>{v.html}</{inner}>{_notes(v, labels, en_attr)}')
+    return v.markup
 
 
 # Page and paragraph numbers repeat thousands of times a build: each label is made (and escaped) once.
@@ -94,7 +109,8 @@ def _meta(v: ParagraphView, link: bool, labels: Mapping[str, str], page_n: str) 
     return '<span class="para-meta">' + number + page
 
 
-def _after(v: ParagraphView, cite: bool, labels: Mapping[str, str], en_attr: str) -> str:
+def _notes(v: ParagraphView, labels: Mapping[str, str], en_attr: str) -> str:
+    """What follows a paragraph's text: a link shown without an address, a joint statement."""
     out = ""
     if v.dead_link:
         out += f'<p class="para-note">{_esc(labels["no_address_note"])}</p>'
@@ -103,8 +119,9 @@ def _after(v: ParagraphView, cite: bool, labels: Mapping[str, str], en_attr: str
         if en_attr:  # English names on a page of another language
             names = Markup('<span lang="en">%s</span>') % names
         out += f'<p class="para-note joint">{escape(labels["joint_with"]).format(bodies=names)}</p>'
-    if cite:
-        summary = labels["cite_label"].format(n=v.p.number) if v.p.number else labels["cite_heading"]
-        out += (f'<details class="cite"><summary>{_esc(summary)}</summary>'
-                f'<p class="cite-text">{_esc(v.cite)}</p></details>')
     return out
+
+
+def _cite(v: ParagraphView, labels: Mapping[str, str]) -> str:
+    summary = labels["cite_label"].format(n=v.p.number) if v.p.number else labels["cite_heading"]
+    return f'<details class="cite"><summary>{_esc(summary)}</summary><p class="cite-text">{_esc(v.cite)}</p></details>'
