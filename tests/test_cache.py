@@ -143,20 +143,28 @@ def test_a_build_remembers_its_output_as_a_walk_of_it_finds_it(workers, syntheti
     assert "rebuilt" in logs[1] and "rebuilt" in logs[2], logs
 
 
+def _renderers(content: Path, lang: str = "en"):
+    """The model of ``content``, its URLs in ``lang`` and a function that makes a renderer of its
+    pages in that language, as a build does (every renderer made shares nothing with another)."""
+    from evidence_site.urls import Urls
+
+    site = pipeline.load_site(content)
+    urls = Urls("/", lang)
+    env = render.environment(TEMPLATES)
+    env.globals["glossary_uses"] = pipeline._Lazy(lambda: pipeline.glossary_uses(site))
+    labels = pipeline.load_labels(TEMPLATES, lang)
+    return site, urls, lambda: render.Renderer(site, env, urls, labels, build_date=None,
+                                               languages=site.config.languages)
+
+
 def test_a_rendering_process_keeps_no_prepared_text_of_the_groups_it_has_finished(synthetic, tmp_path, monkeypatch):
     """Each paragraph's prepared text (``views.SharedText``) is kept while pages that show it may
     still come, and dropped once its submission's chunk is done: a process rendering an inquiry no
     longer holds every paragraph it ever prepared (50 MB and more of each process's peak at
     100,000 paragraphs). The pages of no group come first and keep what they prepared for the
     groups still to come."""
-    from evidence_site.urls import Urls
-
-    site = pipeline.load_site(synthetic)
-    urls = Urls("/", "en")
-    env = render.environment(TEMPLATES)
-    env.globals["glossary_uses"] = pipeline._Lazy(lambda: pipeline.glossary_uses(site))
-    renderer = render.Renderer(site, env, urls, pipeline.load_labels(TEMPLATES, "en"), build_date=None,
-                               languages=site.config.languages)
+    site, urls, new_renderer = _renderers(synthetic)
+    renderer = new_renderer()
     job = parallel.Job(renderer, render.all_pages(site, urls))
     monkeypatch.setattr(parallel, "_JOBS", [job])
     monkeypatch.setattr(parallel, "_ROOT", tmp_path)
@@ -182,17 +190,7 @@ def test_every_page_renders_alone_as_it_does_after_the_pages_before_it(synthetic
     citation, made once for its record page and the full response): every page rendered by a
     renderer of its own, sharing nothing, is byte for byte the page rendered in a build's order (the
     real site's force and question pages show their answers in full, without anchors)."""
-    from evidence_site.urls import Urls
-
-    site = pipeline.load_site(synthetic if content == "synthetic" else CONTENT)
-    urls = Urls("/", lang)
-    env = render.environment(TEMPLATES)
-    env.globals["glossary_uses"] = pipeline._Lazy(lambda: pipeline.glossary_uses(site))
-    labels = pipeline.load_labels(TEMPLATES, lang)
-
-    def renderer():
-        return render.Renderer(site, env, urls, labels, build_date=None, languages=site.config.languages)
-
+    site, urls, renderer = _renderers(synthetic if content == "synthetic" else CONTENT, lang)
     pages = render.all_pages(site, urls)
     shared = renderer()
     in_order = {rel: shared.render(page) for rel, page in pages}
@@ -209,14 +207,8 @@ def test_one_process_keeps_the_prepared_text_of_one_group_at_a_time(synthetic, t
     """Rendering in one process (a small site, ``serve``, EVIDENCE_SITE_WORKERS=1), each submission's
     prepared text (``views.SharedText``: its paragraphs' HTML, citations and markup) is let go of
     when the next submission's pages begin, not kept to the end; the site is the same."""
-    from evidence_site.urls import Urls
-
-    site = pipeline.load_site(synthetic)
-    urls = Urls("/", "en")
-    env = render.environment(TEMPLATES)
-    env.globals["glossary_uses"] = pipeline._Lazy(lambda: pipeline.glossary_uses(site))
-    renderer = render.Renderer(site, env, urls, pipeline.load_labels(TEMPLATES, "en"), build_date=None,
-                               languages=site.config.languages)
+    site, urls, new_renderer = _renderers(synthetic)
+    renderer = new_renderer()
     pages = render.all_pages(site, urls)
     held: list[set[str]] = []
     real_generate = renderer.generate
