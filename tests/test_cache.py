@@ -1077,9 +1077,9 @@ def _hashing(monkeypatch) -> tuple[list[str], list[str]]:
     to hash the build's inputs, and read whole to be loaded and kept by the cache (and hashed)."""
     hashed: list[str] = []
     loaded: list[str] = []
-    real_hash, real_read = cache._hash_file, parallel_load.read_stamped
+    real_hash, real_read = cache._hash_file, parallel_load.read_hashed
     monkeypatch.setattr(cache, "_hash_file", lambda path: hashed.append(os.fspath(path)) or real_hash(path))
-    monkeypatch.setattr(parallel_load, "read_stamped", lambda path: loaded.append(os.fspath(path)) or real_read(path))
+    monkeypatch.setattr(parallel_load, "read_hashed", lambda path: loaded.append(os.fspath(path)) or real_read(path))
     monkeypatch.setenv("EVIDENCE_SITE_LOAD_SPLIT", "never")
     return hashed, loaded
 

@@ -148,12 +148,13 @@ def _stamp(st: os.stat_result) -> tuple:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
-def read_stamped(path) -> tuple[bytes, tuple]:
-    """A file's bytes and its ``_stamp``, taken before they were read (a write after it changes
-    what the next build sees)."""
+def read_hashed(path) -> tuple[bytes, tuple[tuple, str]]:
+    """A file's bytes, with its ``_stamp`` (taken before they were read: a write after it changes
+    what the next build sees) and their ``content_hash``."""
     with open(path, "rb") as f:
         stamp = _stamp(os.fstat(f.fileno()))
-        return f.read(), stamp
+        data = f.read()
+    return data, (stamp, content_hash(data))
 
 
 def _hashes_file(cache: Path, content: Path) -> Path:
@@ -260,8 +261,11 @@ class Hashing:
         self.taken = time.time_ns() - RACY_NS  # a file last changed before this is not racy
         self.paths = {rel.replace(os.sep, "/"): path for path, rel in _walk(content, ordered=True)} \
             if content.is_dir() else {}
-        self.listing: dict[str, None] = dict.fromkeys(self.paths)
         self.read: dict[str, tuple[tuple, str]] = {}
+
+    @property
+    def listing(self) -> dict[str, None]:
+        return dict.fromkeys(self.paths)
 
     def inputs(self) -> Inputs:
         files: dict[str, str] = {}
@@ -279,10 +283,6 @@ class Hashing:
         if self.cache is not None and self.content.is_dir():
             _keep_hashes(_hashes_file(self.cache, self.content), seen, prune=True)
         return _inputs_of(self.frame, files)
-
-
-def inputs_key(content: Path, templates: Path, settings: dict) -> str:
-    return inputs(content, templates, settings).key
 
 
 def _entries(root: Path, folders: set[str] | None = None,
@@ -553,6 +553,7 @@ def spare_files(spare: Path, previous: Previous, walks: Walks | None = None) -> 
 
 
 NOT_REMEMBERED = "no earlier build into this folder is remembered"
+NO_CACHE = "no cache"  # (both: why a build makes every page, not said in its log line)
 
 
 @dataclass
@@ -584,7 +585,7 @@ def last_build(cache: Path | None, out: Path, now: Inputs, saved: dict | None = 
     ``saved``: ``saved_state``, when read already; ``walks``: the output's listing, read while the
     content loaded; ``edits``: ``record_edits``, when worked out already."""
     if cache is None:
-        return LastBuild(why="no cache")
+        return LastBuild(why=NO_CACHE)
     if saved is None:
         saved = saved_state(cache, out)
     if saved is None:

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from . import helper, markdown, validate
 from .content import RawFile
-from .cache import Digests, content_hash, read_at, read_stamped
+from .cache import Digests, read_at, read_hashed
 from .errors import ContentError, Collector
 from .load import load_file
 
@@ -51,8 +51,8 @@ MIN_PARALLEL_BYTES = 1_000_000
 Job = tuple[Path, str, str]  # (file, path shown in messages, kind)
 Entry = tuple[bytes, bytes]  # a file's digest as the cache keeps it: (cache.Digests.key_of, pickled RawFile)
 Result = tuple[list[ContentError], RawFile | None]  # per file: its loading errors and what was kept
-# A file read whole to be kept by the cache: its stamp and content hash (``cache.read_stamped``,
-# ``cache.content_hash``), for a build that hashes its inputs as it loads them (``cache.Hashing``).
+# A file read whole to be kept by the cache: its stamp and content hash (``cache.read_hashed``),
+# for a build that hashes its inputs as it loads them (``cache.Hashing``).
 Read = tuple[tuple, str]
 
 
@@ -91,8 +91,7 @@ def _load_run(jobs: list[Job], errors: Collector, model: bool = True, keep: bool
         data = read = None
         if keep:
             try:
-                data, stamp = read_stamped(file)
-                read = (stamp, content_hash(data))
+                data, read = read_hashed(file)
             except OSError:
                 pass  # read again by load_file, which says why it cannot be
         raw = load_one(file, shown, kind, errors, False, data)
@@ -185,7 +184,7 @@ def load_files(jobs: list[Job], errors: Collector, known: Digests | None = None,
         todo = list(range(len(jobs)))
         keep = known is not None and known.saving
         how: list[Read | None] = [None] * len(jobs)
-        if known is not None and known.entries:  # (none: no file to read only to look it up)
+        if known is not None and known.entries:  # an empty cache: no file is read only to be looked up
             todo = [i for i in todo if not _known(jobs[i], known, results, i, hashes[i] if hashes else None, how)]
         if keep:
             validate.SHIP_FACTS = "all"  # kept entries carry all their texts' Markdown facts
@@ -222,11 +221,10 @@ def _known(job: Job, known: Digests, results: list, i: int, hashed: str | None, 
     file, shown, kind = job
     if hashed is None:
         try:
-            data, stamp = read_stamped(file)
+            _, how[i] = read_hashed(file)
         except OSError:
             return False
-        hashed = content_hash(data)
-        how[i] = (stamp, hashed)
+        hashed = how[i][1]
     blob = known.get(Digests.key_of(kind, shown, hashed))
     if blob is None:
         return False

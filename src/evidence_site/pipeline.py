@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import cache, data, deps, helper, parallel, render, views, write
+from . import cache, data, deps, helper, parallel, render, write
 from .content import read_content, shown_path
 from .errors import Collector, ContentErrors
 from .load import LocDict, load_file
@@ -46,7 +46,7 @@ def load_site(content: Path, site_url: str | None = None, known: cache.Digests |
 def load_model(content: Path, site_url: str | None = None, known: cache.Digests | None = None,
                hashes: dict[str, str | None] | None = None,
                read: dict[str, tuple] | None = None) -> tuple[Site, Callable[[], None]]:
-    """``load_site`` with its checks across files left for later (``validate.combine_later``): the
+    """``load_site`` with its checks across files left for later (``validate.combine``): the
     model, and a function that runs those checks and raises ContentErrors with every problem found
     (as ``load_site`` would have), run once however often it is called. Until it has run without
     raising, the model may break any rule those checks enforce: it is only rendered into a staging
@@ -78,7 +78,7 @@ def load_model(content: Path, site_url: str | None = None, known: cache.Digests 
         site = replace(site, config=replace(site.config, site_url=site_url))
 
     def checks() -> None:
-        later()  # once: ``validate.combine_later``
+        later()  # once: ``validate.combine``
         raise_found()
 
     return site, checks
@@ -403,7 +403,7 @@ def build(settings: Settings, log=print) -> float:
             # folder): the content files are hashed from the bytes loading reads (cache.Hashing),
             # not each read once more before it (0.1 s at N = 5,000).
             hashing = cache.Hashing(settings.content, settings.templates, inputs_settings, store)
-            last = cache.LastBuild(why=cache.NOT_REMEMBERED if store is not None else "no cache")
+            last = cache.LastBuild(why=cache.NOT_REMEMBERED if store is not None else cache.NO_CACHE)
         else:
             # Hashed before reading, so an edit made during the build makes the next one build again.
             now = cache.inputs(settings.content, settings.templates, inputs_settings, store)
@@ -439,14 +439,12 @@ def build(settings: Settings, log=print) -> float:
             # With the hashes taken before reading (above), a file edited since is loaded as it was
             # hashed or as it is now; with them taken from the bytes loaded (``hashing``), as it was
             # hashed: either way the next build sees the edit and builds again.
-            if hashing is not None:
-                site, checks = load_model(settings.content, settings.site_url, digests, hashing.listing, hashing.read)
-                if store is not None:  # what the next build compares its inputs with
-                    now = hashing.inputs()
-                hashing = None  # its listing and stamps (3 MB at N = 5,000) not held by the processes forked next
-            else:
-                assert now is not None
-                site, checks = load_model(settings.content, settings.site_url, digests, now.content)
+            site, checks = load_model(settings.content, settings.site_url, digests,
+                                      hashing.listing if hashing is not None else now.content,
+                                      hashing.read if hashing is not None else None)
+            if hashing is not None and store is not None:  # what the next build compares its inputs with
+                now = hashing.inputs()
+            hashing = None  # its listing and stamps (3 MB at N = 5,000) not held by the processes forked next
             if last is None:
                 last = cache.last_build(store, settings.out, now, saved, walks, edits)
             if last.previous is not None:
@@ -567,7 +565,7 @@ def build(settings: Settings, log=print) -> float:
         log(f"rebuilt {len(files.pages) - len(files.kept)} of {len(files.pages)} pages into {settings.out} in "
             f"{elapsed:.2f}s ({len(last.previous.changed)} record file(s) edited; the other pages kept)")
     else:
-        why = "" if last.previous is None and last.why in ("no cache", cache.NOT_REMEMBERED) else \
+        why = "" if last.previous is None and last.why in (cache.NO_CACHE, cache.NOT_REMEMBERED) else \
             f" (every page: {last.why or 'a record file names another submission, body or question'})"
         log(f"built {len(files.pages)} pages into {settings.out} in {elapsed:.2f}s{why}")
     return elapsed

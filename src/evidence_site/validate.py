@@ -115,9 +115,9 @@ def validate(raw: list[RawFile], errors: Collector) -> Site | None:
 
 
 def validate_later(raw: list[RawFile], errors: Collector) -> tuple[Site | None, Callable[[], None]]:
-    """``validate`` with the checks across files left for later (``combine_later``)."""
+    """``validate`` with the checks across files left for later (``combine``)."""
     all_loaded = not errors.errors
-    return combine_later([digest(f, errors) for f in raw], all_loaded, errors)
+    return combine([digest(f, errors) for f in raw], all_loaded, errors)
 
 
 # --- one file's part of the model ----------------------------------------------------------------
@@ -340,20 +340,13 @@ def _resolve_refs(digests: list[Digest], where: dict[str, set[str] | dict[str, i
                                f"unknown {NOUN.get(kind, kind)} '{value}'{did_you_mean(value, known)}")
 
 
-def combine(digests: list[Digest], all_loaded: bool, errors: Collector) -> Site | None:
-    """Check across files and build the model from every file's digest (in content order)."""
-    site, checks = combine_later(digests, all_loaded, errors)
-    checks()
-    return None if errors.errors else site
-
-
-def combine_later(digests: list[Digest], all_loaded: bool, errors: Collector) -> tuple[Site | None, Callable[[], None]]:
-    """``combine``, its checks across files left for later when no file had a mistake of its own:
-    the model (None where ``combine`` would give none) and a function that runs those checks, once
-    however often it is called. Once it has run, ``errors`` holds what ``combine`` would have added,
-    in the same order, and the model is to be used only if it added none: until then it may break
-    any rule they check (a reference to an unknown id, two records for one answer). A large build
-    renders beside them (``pipeline.build``)."""
+def combine(digests: list[Digest], all_loaded: bool, errors: Collector) -> tuple[Site | None, Callable[[], None]]:
+    """The model built from every file's digest (in content order; None when a file had a mistake
+    of its own), and a function that checks across files, run at once when there is no model and
+    else left to the caller, once however often it is called. Once it has run, ``errors`` holds
+    every problem in content order, and the model is to be used only if there is none: until then
+    it may break any rule those checks enforce (a reference to an unknown id, two records for one
+    answer). A large build renders beside them (``pipeline.build``)."""
     for d in digests:
         errors.errors.extend(d.errors)
     ok = [d for d in digests if d.ok]
