@@ -200,6 +200,8 @@ class Renderer:
             q.id: escape(labels["question_title"]).format(n=q.number, title=en(q.title)) for q in self.site.questions}
         self.common["answers_of"] = self.answers_of
         self._answers: dict[tuple[str, str], list[tuple[str, str, Markup]]] = {}
+        self.common["fragment"] = self.fragment
+        self._fragments: dict[object, Markup] = {}
 
     def answers_of(self, submission: Submission, body: str) -> list[tuple[str, str, Markup]]:
         """(question id, address, title) of each of a body's answers in a submission, in the
@@ -211,6 +213,17 @@ class Renderer:
             hit = self._answers[(submission.id, body)] = [
                 (q, self.urls.record(submission.id, body, q), titles[q]) for q in submission.questions]
         return hit
+
+    def fragment(self, key, caller) -> Markup:
+        """``{% call fragment(key) %}…{% endcall %}``: the block's HTML, rendered on the first page
+        that gives ``key`` and reused on the others. The site's header and footer (base.html) are
+        the same on every page of a kind; rendered on each of them they were a tenth of a record
+        page's time. The key must name whatever the block shows that is not the same on every page
+        this renderer renders (its site, language and labels are)."""
+        html = self._fragments.get(key)
+        if html is None:
+            html = self._fragments[key] = caller()
+        return html
 
     def render(self, page: Page) -> str:
         return render_page(self.site, self.env, self.urls, self.labels, page, self.common, self.shared)
