@@ -209,14 +209,14 @@ def test_one_process_keeps_the_prepared_text_of_one_group_at_a_time(synthetic, t
     renderer = new_renderer()
     pages = render.all_pages(site, urls)
     held: list[set[str]] = []
-    real_generate = renderer.generate
+    real_html = renderer.html
 
-    def generate(page):  # what is held as each page of a group is rendered
+    def html(page):  # what is held as each page of a group is rendered
         if parallel._group(page) is not None:
             held.append({sub for sub, prepared in renderer.shared._prepared.items() if prepared})
-        return real_generate(page)
+        return real_html(page)
 
-    monkeypatch.setattr(renderer, "generate", generate)
+    monkeypatch.setattr(renderer, "html", html)
     monkeypatch.setenv("EVIDENCE_SITE_WORKERS", "1")
     out = tmp_path / "pages"
     out.mkdir()

@@ -78,7 +78,7 @@ _REPORTED = [False]  # its report was sent (by this process, a worker or the par
 
 
 def _write(root: Path, rel: str, html) -> list[int]:
-    """Write a page given whole or in pieces (``Renderer.generate``; ``write.write_pieces``: a very
+    """Write a page given whole or in pieces (``Renderer.html``; ``write.write_pieces``: a very
     large page never exists as one string). Returns the file's size, modification time and inode as
     it is left (``cache.remember_build`` keeps them, without walking the folder again)."""
     target = root / rel
@@ -106,7 +106,7 @@ def _render_chunk(chunk: tuple[int, list[int]]) -> tuple[tuple[int, list[int]], 
     try:
         for i in indexes:
             rel, page = job.pages[i]
-            states[rel] = _write(_ROOT, rel, job.renderer.generate(page))  # type: ignore[arg-type]
+            states[rel] = _write(_ROOT, rel, job.renderer.html(page))  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - the parent renders this chunk again to raise it as it is
         return chunk, False, None, {}
     # A chunk holds whole groups, and the pages of no group come first (``_chunks``): no later chunk
@@ -277,7 +277,7 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
                             job.renderer.shared.forget({current})
                         current = group
                     if root is not None:
-                        written[rel] = _write(root, rel, job.renderer.generate(page))
+                        written[rel] = _write(root, rel, job.renderer.html(page))
                     else:
                         out[rel] = job.renderer.render(page)
             if idle_work is not None:
@@ -356,5 +356,5 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
         job = jobs[job_index]
         for i in indexes:
             rel, page = job.pages[i]
-            written[rel] = _write(root, rel, job.renderer.generate(page))
+            written[rel] = _write(root, rel, job.renderer.html(page))
     return {}
