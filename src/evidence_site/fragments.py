@@ -58,31 +58,30 @@ def blocks_html(blocks: Iterable[Block], labels: Mapping[str, str], *, anchors: 
         elif b.kind == "list":
             add('<ul class="para-list">\n')
             for v in b.items:
-                add(_anchored(v, "li", labels, page_n, en_attr) if anchors else
-                    f'<li class="para">{_meta(v, False, labels, page_n)}<span class="para-text"{en_attr}>'
-                    f'{v.html}</span>{_notes(v, labels, en_attr)}')
-                add(f'{_cite(v, labels) if cite else ""}</li>\n')
+                add(f'{_paragraph(v, "li", anchors, labels, page_n, en_attr)}{_cite(v, labels) if cite else ""}</li>\n')
             add("</ul>\n")
         else:
             v = b.items[0]
-            add(_anchored(v, "div", labels, page_n, en_attr) if anchors else
-                f'<div class="para">{_meta(v, False, labels, page_n)}<p class="para-text"{en_attr}>'
-                f'{v.html}</p>{_notes(v, labels, en_attr)}')
-            add(f'{_cite(v, labels) if cite else ""}</div>\n')
+            add(f'{_paragraph(v, "div", anchors, labels, page_n, en_attr)}{_cite(v, labels) if cite else ""}</div>\n')
     return Markup("".join(out))
 
 
-def _anchored(v: ParagraphView, tag: str, labels: Mapping[str, str], page_n: str, en_attr: str) -> str:
-    """A prose paragraph (``tag`` "div") or list item ("li") with its anchor, up to its citation: the
-    same on its record page and on the full response, so made once for both and kept on the view,
-    which pages share while its text is not theirs alone (``views.PageText.paragraph``) and which
-    belongs to one interface language (its labels and ``en_attr``)."""
-    if v.markup is not None:
+def _paragraph(v: ParagraphView, tag: str, anchors: bool, labels: Mapping[str, str], page_n: str,
+               en_attr: str) -> str:
+    """A prose paragraph (``tag`` "div") or list item ("li") up to its citation, its element left
+    open. With its anchor it is the same on its record page and on the full response, so it is made
+    once for both and kept on the view, which pages share while its text is not theirs alone
+    (``views.PageText.paragraph``) and which belongs to one interface language (its labels and
+    ``en_attr``)."""
+    if anchors and v.markup is not None:
         return v.markup
     inner = "p" if tag == "div" else "span"
-    v.markup = (f'<{tag} class="para" id="{_esc(v.p.id)}">{_meta(v, True, labels, page_n)}<{inner} '
-                f'class="para-text"{en_attr}>{v.html}</{inner}>{_notes(v, labels, en_attr)}')
-    return v.markup
+    ident = f' id="{_esc(v.p.id)}"' if anchors else ""
+    html = (f'<{tag} class="para"{ident}>{_meta(v, anchors, labels, page_n)}<{inner} '
+            f'class="para-text"{en_attr}>{v.html}</{inner}>{_notes(v, labels, en_attr)}')
+    if anchors:
+        v.markup = html
+    return html
 
 
 # Page and paragraph numbers repeat thousands of times a build: each label is made (and escaped) once.

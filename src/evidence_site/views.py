@@ -24,7 +24,7 @@ class ParagraphView:
     url: str  # the paragraph on its record page
     cite: str  # text a clerk can paste
     joint_names: tuple[str, ...]
-    markup: str | None = None  # its markup on a page with anchors, up to its citation (fragments._anchored)
+    markup: str | None = None  # its markup on a page with anchors, up to its citation (fragments._paragraph)
 
 
 @dataclass(slots=True)
