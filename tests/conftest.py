@@ -12,11 +12,14 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
+from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from evidence_site import pipeline  # noqa: E402
+from evidence_site.urls import Urls  # noqa: E402
 
 CONTENT = ROOT / "content"
 TEMPLATES = ROOT / "templates"
@@ -29,6 +32,45 @@ def build_site(out: Path, base_url: str = "/", content: Path = CONTENT, search: 
     pipeline.build(pipeline.Settings(content=content, templates=TEMPLATES, out=out, base_url=base_url,
                                      search=search), log=lambda *a: None)
     return out
+
+
+def full_response_misattributed(out: Path, site, submission: str, lang: str = "en") -> list[str]:
+    """What a reader of a full response would find wrong about who said each paragraph of the
+    submission's answers, and where: every paragraph is there (by its id), with its number and its
+    page label, under the name of the body that said it, linked to that body's answer to the
+    question. An empty list when all is well."""
+    urls = Urls("/", lang)
+    labels = yaml.safe_load((TEMPLATES / "labels" / f"{lang}.yaml").read_text(encoding="utf-8"))
+    page_n = labels["page_n"] if lang == "en" else labels["page_n"]["text"]
+    doc = BeautifulSoup((out / urls.output_path(urls.response(submission))).read_text(encoding="utf-8"),
+                        "html.parser")
+    under = {}  # each paragraph's id -> the link of the body name it sits under
+    current = None
+    for el in doc.select("main .response-body a, main .response-section .para"):
+        if el.name == "a":
+            current = el
+        else:
+            under[el["id"]] = current
+    wrong = []
+    sub = site.submission_by_id[submission]
+    for pid in sub.sequence:
+        p = site.paragraph_by_id[pid]
+        if p.body is None or p.question is None:
+            continue
+        el = doc.find(id=pid)
+        if el is None:
+            wrong.append(f"{pid}: not on the full response")
+            continue
+        meta = el.select_one(".para-meta").get_text(" ", strip=True)
+        shown = (f"¶{p.number} " if p.number else "") + page_n.format(pages=p.pages)
+        if meta != shown:
+            wrong.append(f"{pid}: shows {meta!r}, not {shown!r}")
+        link = under.get(pid)
+        body = site.body_by_id[p.body]
+        if link is None or link["href"] != urls.record(submission, p.body, p.question) \
+                or body.name not in link.get_text():
+            wrong.append(f"{pid}: under {link}, not a link to {body.name}'s answer")
+    return wrong
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from bs4 import BeautifulSoup
 
-from conftest import CONTENT, ROOT, build_site
+from conftest import CONTENT, ROOT, build_site, full_response_misattributed
+from evidence_site import pipeline
 
 BUILD = [sys.executable, str(ROOT / "build.py")]
 
@@ -55,6 +57,14 @@ def test_record_page_gives_paragraph_number_page_and_citation(site_dir):
     cite = para.find(class_="cite-text").get_text()
     assert "South Wales OPCC" in cite and "question 2 (Resource Allocation)" in cite and "paragraph 5" in cite
     assert "page 12" in cite and cite.endswith("/responses/policing-in-wales/south-wales-opcc/resource-allocation/#south-wales-opcc-q2-05")
+
+
+@pytest.mark.parametrize("lang", ["en", "cy"])
+def test_the_full_response_shows_who_said_each_paragraph_with_its_number_and_page(site_dir, lang):
+    """The source groups each question's answers by force: the full response keeps that order and
+    names the body (police or commissioner) above each run of its paragraphs, linked to its answer."""
+    site = pipeline.load_site(CONTENT)
+    assert full_response_misattributed(site_dir, site, "policing-in-wales", lang) == []
 
 
 def test_base_url_prefixes_every_internal_link(tmp_path):

@@ -186,8 +186,7 @@ def test_a_rendering_process_keeps_no_prepared_text_of_the_groups_it_has_finishe
 
 @pytest.mark.parametrize("content,lang", [("synthetic", "en"), ("real", "en"), ("real", "cy")])
 def test_every_page_renders_alone_as_it_does_after_the_pages_before_it(synthetic, content, lang):
-    """Pages share what they make of a paragraph (its prepared text, and its markup up to the
-    citation, made once for its record page and the full response) and the parts of the header and
+    """Pages share what they make of a paragraph (its prepared text, link and citation) and the parts of the header and
     footer that are the same on every page of a kind (base.html's fragments): every page rendered by
     a renderer of its own, sharing nothing, is byte for byte the page rendered in a build's order
     (the real site's force and question pages show their answers in full, without anchors; its

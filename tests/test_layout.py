@@ -175,9 +175,10 @@ PRINT_STATE = """() => {
     chrome: ['.skip-link', '.site-header', '.site-nav', '.site-footer', '.breadcrumbs', 'form']
       .filter(s => shown(document.querySelector(s))),
     cite: [...document.querySelectorAll('details.cite')].some(shown),
-    numbers: [...document.querySelectorAll('main .para-num')].filter(shown).length,
+    // The full response's numbers are plain <b> in its shorter markup (fragments.py).
+    numbers: [...document.querySelectorAll('main .para-num, main .para-meta > b')].filter(shown).length,
     pages: [...document.querySelectorAll('main .para-page')].filter(shown).length,
-    paras: document.querySelectorAll('main .para-num').length,
+    paras: document.querySelectorAll('main .para-num, main .para-meta > b').length,
     after: ext.map(a => [a.getAttribute('href'), getComputedStyle(a, '::after').content]),
   };
 }"""

@@ -116,7 +116,8 @@ def test_welsh_pages_keep_every_paragraph_of_evidence_in_english(site_dir):
     checked = 0
     for rel in english_pages(site_dir):
         doc = soup(site_dir / "cy" / rel)
-        for el in doc.select(".para-text, .para-heading h2, .para-heading h3, .para-heading h4, .question-text"):
+        for el in doc.select(".para-text, .full-response .para > :not(.para-meta, .para-note, .cite), .para-heading h2, "
+                             ".para-heading h3, .para-heading h4, .question-text"):
             # Every run of the evidence's words (a Welsh label such as "Cwestiwn 2." may lead it in).
             for s in el.find_all(string=True):
                 if len(s.strip()) >= 20:

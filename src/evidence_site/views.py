@@ -24,7 +24,6 @@ class ParagraphView:
     url: str  # the paragraph on its record page
     cite: str  # text a clerk can paste
     joint_names: tuple[str, ...]
-    markup: str | None = None  # its markup on a page with anchors, up to its citation (fragments._paragraph)
 
 
 @dataclass(slots=True)
@@ -122,11 +121,12 @@ class PageText:
                 out.extend(Block(kind, (v,)) for v in views)
         return out
 
-    def html(self, paragraphs, *, anchors: bool = True, cite: bool = True, level: int = 3) -> Markup:
+    def html(self, paragraphs, *, anchors: bool = True, cite: bool = True, level: int = 3,
+             reading: bool = False) -> Markup:
         """The paragraphs' HTML, grouped into blocks (``fragments.blocks_html``)."""
         en_attr = ' lang="en"' if self.urls.lang != DEFAULT_LANGUAGE else ""
         return blocks_html(self.blocks(paragraphs), self.labels, anchors=anchors, cite=cite, level=level,
-                           en_attr=en_attr)
+                           en_attr=en_attr, reading=reading)
 
     def inline(self, text: str) -> Markup:
         """Editorial Markdown (summaries, comparison answers): no mentions, acronyms expanded."""
@@ -171,6 +171,11 @@ class Section:
     question: str
     force: str
     paragraphs: tuple[Paragraph, ...]
+
+    def by_body(self) -> list[tuple[str | None, tuple[Paragraph, ...]]]:
+        """Its paragraphs in runs of one body (a force's police and commissioner answer in one part
+        of the response), each run to be shown under the body's name: who said what."""
+        return [(body, tuple(run)) for body, run in groupby(self.paragraphs, key=lambda p: p.body)]
 
 
 def response_sections(site: Site, submission: str) -> list[Section]:
