@@ -47,14 +47,13 @@ def blocks_html(blocks: Iterable[Block], labels: Mapping[str, str], *, anchors: 
                 level: int = 3, en_attr: str = "", reading: bool = False) -> Markup:
     """The HTML of ``blocks``, one line per block (and per list item).
 
-    anchors: give each element the paragraph's id and link its number to it (pages that hold the
-      paragraph in its full context: its record and the full response).
+    anchors: give each element the paragraph's id and link its number to it (the pages that hold the
+      paragraph in its full context: its record page, and the full response for its introduction).
     cite: show the "cite this" text.
     en_attr: ' lang="en"' on a page whose interface is not English, for the elements holding evidence.
-    reading: the full response's shorter form (see the module's docstring): ids, no links, no citation.
+    reading: the full response's shorter form (see the module's docstring): ids kept, numbers not
+      linked.
     """
-    if reading:
-        return _reading_html(blocks, labels, level, en_attr)
     page_n = labels["page_n"]
     out: list[str] = []
     add = out.append
@@ -63,55 +62,29 @@ def blocks_html(blocks: Iterable[Block], labels: Mapping[str, str], *, anchors: 
             v = b.items[0]
             ident = f' id="{_esc(v.p.id)}"' if anchors else ""
             add(f'<div class="para para-heading"{ident}><h{level}{en_attr}>{v.html}</h{level}>'
-                f'{_meta(v, anchors, labels, page_n)}</div>\n')
+                f'{_meta(v, anchors, labels, page_n, reading)}</div>\n')
         elif b.kind == "list":
             add('<ul class="para-list">\n')
             for v in b.items:
-                add(f'{_paragraph(v, "li", anchors, labels, page_n, en_attr)}{_cite(v, labels) if cite else ""}</li>\n')
+                add(f'{_paragraph(v, "li", anchors, labels, page_n, en_attr, reading)}'
+                    f'{_cite(v, labels) if cite else ""}</li>\n')
             add("</ul>\n")
         else:
             v = b.items[0]
-            add(f'{_paragraph(v, "div", anchors, labels, page_n, en_attr)}{_cite(v, labels) if cite else ""}</div>\n')
+            add(f'{_paragraph(v, "div", anchors, labels, page_n, en_attr, reading)}'
+                f'{_cite(v, labels) if cite else ""}</div>\n')
     return Markup("".join(out))
-
-
-def _reading_html(blocks: Iterable[Block], labels: Mapping[str, str], level: int, en_attr: str) -> Markup:
-    page_n = labels["page_n"]
-    out: list[str] = []
-    add = out.append
-    for b in blocks:
-        if b.kind == "heading":
-            v = b.items[0]
-            add(f'<div class="para para-heading" id="{_esc(v.p.id)}"><h{level}{en_attr}>{v.html}</h{level}>'
-                f'{_reading_meta(v, page_n)}</div>\n')
-        elif b.kind == "list":
-            add('<ul class="para-list">\n')
-            for v in b.items:
-                add(f'<li class="para" id="{_esc(v.p.id)}">{_reading_meta(v, page_n)}<span{en_attr}>{v.html}</span>'
-                    f'{_notes(v, labels, en_attr)}</li>\n')
-            add("</ul>\n")
-        else:
-            v = b.items[0]
-            add(f'<div class="para" id="{_esc(v.p.id)}">{_reading_meta(v, page_n)}<p{en_attr}>{v.html}</p>'
-                f'{_notes(v, labels, en_attr)}</div>\n')
-    return Markup("".join(out))
-
-
-def _reading_meta(v: ParagraphView, page_n: str) -> str:
-    page = _page_label(page_n, v.p.pages)
-    if not v.p.number:
-        return f'<span class="para-meta">{page}</span>'
-    return f'<span class="para-meta"><b>¶{v.p.number}</b> {page}</span>'
 
 
 def _paragraph(v: ParagraphView, tag: str, anchors: bool, labels: Mapping[str, str], page_n: str,
-               en_attr: str) -> str:
+               en_attr: str, reading: bool) -> str:
     """A prose paragraph (``tag`` "div") or list item ("li") up to its citation, its element left
     open."""
     inner = "p" if tag == "div" else "span"
     ident = f' id="{_esc(v.p.id)}"' if anchors else ""
-    return (f'<{tag} class="para"{ident}>{_meta(v, anchors, labels, page_n)}<{inner} '
-            f'class="para-text"{en_attr}>{v.html}</{inner}>{_notes(v, labels, en_attr)}')
+    text_class = "" if reading else ' class="para-text"'
+    return (f'<{tag} class="para"{ident}>{_meta(v, anchors, labels, page_n, reading)}<{inner}{text_class}'
+            f'{en_attr}>{v.html}</{inner}>{_notes(v, labels, en_attr)}')
 
 
 # Page and paragraph numbers repeat thousands of times a build: each label is made (and escaped) once.
@@ -125,8 +98,12 @@ def _number_label(template: str, n: int) -> str:
     return _esc(template.format(n=n))
 
 
-def _meta(v: ParagraphView, link: bool, labels: Mapping[str, str], page_n: str) -> str:
+def _meta(v: ParagraphView, link: bool, labels: Mapping[str, str], page_n: str, reading: bool) -> str:
     p = v.p
+    if reading:
+        if not p.number:
+            return f'<span class="para-meta">{_page_label(page_n, p.pages)}</span>'
+        return f'<span class="para-meta"><b>¶{p.number}</b> {_page_label(page_n, p.pages)}</span>'
     page = f'<span class="para-page">{_page_label(page_n, p.pages)}</span></span>'
     if not p.number:
         return '<span class="para-meta">' + page
