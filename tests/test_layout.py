@@ -100,11 +100,17 @@ def test_text_lines_are_a_comfortable_length_on_a_wide_screen(tab, server):
     assert size >= 16 and height / size >= 1.4
 
 
-def test_paragraph_numbers_sit_in_the_margin_when_wide_and_above_the_text_when_narrow(tab, server):
+@pytest.mark.parametrize("url,para_sel,text_sel", [
+    (RECORD, "main .answer div.para:has(.para-num)", ".para-text"),
+    # The full response's shorter markup: the number a <b>, the text a bare <p> (fragments.py).
+    (RESPONSE, "main .full-response section div.para:has(.para-meta > b)", "p"),
+])
+def test_paragraph_numbers_sit_in_the_margin_when_wide_and_above_the_text_when_narrow(tab, server, url, para_sel,
+                                                                                      text_sel):
     tab.set_viewport_size({"width": 1280, "height": 900})
-    tab.goto(server.url + RECORD)
-    para = tab.locator("main .answer div.para:has(.para-num)").first
-    meta, text = para.locator(".para-meta"), para.locator(".para-text")
+    tab.goto(server.url + url)
+    para = tab.locator(para_sel).first
+    meta, text = para.locator(".para-meta"), para.locator(text_sel).first
     assert meta.bounding_box()["x"] + meta.bounding_box()["width"] <= text.bounding_box()["x"], \
         "the paragraph number is not in the margin at 1280px"
     assert meta.is_visible() and "p." in meta.inner_text()
