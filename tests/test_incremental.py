@@ -45,10 +45,10 @@ class Workspace:
         """Build with the cache (two workers when worthwhile); the build's last log line."""
         mp.setenv("EVIDENCE_SITE_CACHE", str(self.cache))
         mp.setenv("EVIDENCE_SITE_WORKERS", "2")
-        logs: list[str] = []
+        self.logs: list[str] = []  # every line the build said
         pipeline.build(pipeline.Settings(content=self.content, templates=self.templates, out=self.out,
-                                         search=search), log=logs.append)
-        return logs[-1]
+                                         search=search), log=self.logs.append)
+        return self.logs[-1]
 
     def cold(self, mp: pytest.MonkeyPatch) -> Path:
         """The reference: the same content and templates, no cache, one process."""
@@ -93,6 +93,15 @@ def append_to_text(words: str):
         while i + 1 < len(block) and block[i + 1].startswith("      "):
             i += 1  # the text's last line
         return block[:i] + [block[i] + words] + block[i + 1:]
+    return change
+
+
+def repeat_text(times: int):
+    """The paragraph's text written ``times`` over, each line of it repeated on the line."""
+    def change(block: list[str]) -> list[str]:
+        i = block.index("    text: |-") + 1
+        end = next((j for j in range(i, len(block)) if not block[j].startswith("      ")), len(block))
+        return block[:i] + [" ".join([line] * times) for line in block[i:end]] + block[end:]
     return change
 
 
@@ -486,6 +495,68 @@ def test_real_site_with_search_indexes_the_edit(real_ws, monkeypatch):
     assert found == ["/responses/policing-in-wales/south-wales-opcc/strategic-direction/"]
     cold = real_ws.cold(monkeypatch)
     assert tree(real_ws.out) == tree(cold)
+
+
+WEIGHT_WARNING = re.compile(r"^warning: (\S+) weighs (\d+\.\d) KB, over the (\d+) KB budget of ")
+
+
+def over_budget_on_disk(out: Path) -> dict[str, tuple[float, int]]:
+    """Each page heavier than DECISIONS.md's budget (60 KB; a full response 150 KB): its weight in
+    KB and its budget, read from the files."""
+    full = page_of(Urls("/").response("policing-in-wales"))
+    over = {}
+    for f in out.rglob("*.html"):
+        rel = f.relative_to(out).as_posix()
+        budget = 150 if rel.removeprefix("cy/") == full else 60
+        if f.stat().st_size > budget * 1000:
+            over[rel] = (round(f.stat().st_size / 1000, 1), budget)
+    return over
+
+
+def weight_warnings(logs: list[str]) -> dict[str, tuple[float, int]]:
+    found = {}
+    for line in logs:
+        if line.startswith("warning:"):
+            m = WEIGHT_WARNING.match(line)
+            assert m, f"not a page's weight: {line}"
+            found[m[1]] = (float(m[2]), int(m[3]))
+    return found
+
+
+def test_a_build_names_each_page_over_its_weight_budget_and_still_builds_it(tmp_path, monkeypatch):
+    """An editor who makes an answer much longer is told which pages a phone will be slow to open,
+    each with its weight and its budget (DECISIONS.md: 60 KB a page, 150 KB the full response), and
+    the site is built all the same: the evidence is published whatever its length. A rebuild after
+    an edit elsewhere names them again, the pages it kept as well as those it rendered."""
+    ws = Workspace(tmp_path, CONTENT)
+    assert BUILT.match(ws.build(monkeypatch))
+    assert weight_warnings(ws.logs) == {} == over_budget_on_disk(ws.out)  # the real response is within it
+
+    long = ws.record("policing-in-wales", "gwent-police", "resource-allocation")
+    for pid in re.findall(r"^  - id: (\S+)$", long.read_text(encoding="utf-8"), flags=re.M):
+        edit_paragraph(long, pid, repeat_text(30))
+    assert REBUILT.match(ws.build(monkeypatch))
+    over = over_budget_on_disk(ws.out)
+    record = page_of(Urls("/").record("policing-in-wales", "gwent-police", "resource-allocation"))
+    full = page_of(Urls("/").response("policing-in-wales"))
+    assert over[record][1] == 60 and over[full][1] == 150 and "cy/" + full in over  # the case this tests
+    assert len(over) <= pipeline.HEAVY_SHOWN  # each named (more are counted: the test below)
+    assert weight_warnings(ws.logs) == over
+
+    edit_paragraph(ws.record("policing-in-wales", "north-wales-police", "strategic-direction"),
+                   "north-wales-police-q1-01", append_to_text(" An edited sentence."))
+    before = (ws.out / record).stat().st_ino
+    assert REBUILT.match(ws.build(monkeypatch))
+    assert (ws.out / record).stat().st_ino == before  # kept from the last build, not rendered
+    assert weight_warnings(ws.logs) == over_budget_on_disk(ws.out) == over
+
+
+def test_a_build_names_ten_heavy_pages_and_counts_the_rest():
+    heavy = [(f"responses/x/{i}/index.html", 70_000 - i, 60_000) for i in range(12)]
+    lines = pipeline._weight_warnings(heavy)
+    assert len(lines) == 11 and weight_warnings(lines[:10]) == {
+        rel: (round(size / 1000, 1), 60) for rel, size, _ in heavy[:10]}
+    assert lines[10] == "warning: and 2 more pages over their weight budget"
 
 
 # --- the dependencies against what the pages show -----------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import cache, data, deps, helper, parallel, render, write
+from . import cache, data, deps, helper, parallel, render, views, write
 from .content import read_content, shown_path
 from .errors import Collector, ContentErrors
 from .load import LocDict, load_file
@@ -514,6 +514,7 @@ def build(settings: Settings, log=print) -> float:
                     checks()
                 raise
             del digests, meanwhile
+            heavy = views.over_budget(files.entries, lambda rel: _size(rel, files, last.previous))
             write.mark(new)
             if spare is not None:  # what the folder holds that this build does not make
                 made = set(files.pages) | set(files) | {write.MARKER}
@@ -560,6 +561,8 @@ def build(settings: Settings, log=print) -> float:
         finally:
             if cleaner is not None:
                 cleaner.join()
+    for line in _weight_warnings(heavy):  # before the summary, which stays the last line
+        log(line)
     elapsed = time.perf_counter() - start
     if stale is not None:
         log(f"rebuilt {len(files.pages) - len(files.kept)} of {len(files.pages)} pages into {settings.out} in "
@@ -569,6 +572,31 @@ def build(settings: Settings, log=print) -> float:
             f" (every page: {last.why or 'a record file names another submission, body or question'})"
         log(f"built {len(files.pages)} pages into {settings.out} in {elapsed:.2f}s{why}")
     return elapsed
+
+
+HEAVY_SHOWN = 10  # pages over their weight budget named one by one; the rest counted
+
+
+def _size(rel: str, files: SiteFiles, previous: cache.Previous | None) -> int:
+    """A page's size as the build leaves it: written now, or kept as the last build left it."""
+    state = files.written.get(rel)
+    if state is None and previous is not None:
+        state = previous.files.get(rel)
+    return state[0] if state is not None else 0
+
+
+def _weight_warnings(heavy: list[tuple[str, int, int]]) -> list[str]:
+    """What a build says of the pages over their weight budget (``views.over_budget``). Not an
+    error: the evidence is published whatever its length, but an editor learns that a phone on a
+    slow line will struggle with the page."""
+    lines = []
+    for rel, size, budget in heavy[:HEAVY_SHOWN]:
+        what = "a submission's full response" if budget == views.FULL_RESPONSE_BUDGET else "a page"
+        lines.append(f"warning: {rel} weighs {size / 1000:.1f} KB, over the {budget // 1000} KB budget of "
+                     f"{what}: slow to open on a phone (docs/editing.md)")
+    if len(heavy) > HEAVY_SHOWN:
+        lines.append(f"warning: and {len(heavy) - HEAVY_SHOWN} more pages over their weight budget")
+    return lines
 
 
 def _delete(folders: list[Path]) -> None:

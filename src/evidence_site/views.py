@@ -297,6 +297,26 @@ def forces_of_submission(site: Site, submission: str) -> list[tuple[Force, list[
     return idx.forces_of_submission[submission]
 
 
+# Page weight (DECISIONS.md): every page within 60 KB, so a phone on a slow line opens it, but a
+# submission's full response, which holds the whole response, within 150 KB. The splits below keep
+# the pages a build makes within it at an inquiry's scale; a build names any page that passes its
+# budget all the same (``over_budget``), such as the full response of a very long submission.
+PAGE_BUDGET = 60_000  # bytes
+FULL_RESPONSE_BUDGET = 150_000
+
+
+def over_budget(entries, size_of) -> list[tuple[str, int, int]]:
+    """The pages (``(output path, Page)``, as ``render.all_pages`` lists them) heavier than their
+    budget, as (path, bytes, budget), heaviest first; ``size_of`` gives a page's size by its path."""
+    over = []
+    for rel, page in entries:
+        budget = FULL_RESPONSE_BUDGET if page.template == "response.html" else PAGE_BUDGET
+        size = size_of(rel)
+        if size > budget:
+            over.append((rel, size, budget))
+    return sorted(over, key=lambda o: (-o[1], o[0]))
+
+
 # A question or force page shows its answers' text in full up to this many paragraphs between them
 # (the real response's largest page, a question's eight answers, holds 85: about 55 KB). Beyond it,
 # at an inquiry's scale of hundreds of answers, the page lists the answers instead, each linking to
