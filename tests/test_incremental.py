@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 
 from conftest import CONTENT, TEMPLATES
 from test_cache import assert_same_site, tree
@@ -94,6 +95,12 @@ def append_to_text(words: str):
             i += 1  # the text's last line
         return block[:i] + [block[i] + words] + block[i + 1:]
     return change
+
+
+def lengthen(record: Path, times: int) -> None:
+    """Every paragraph of a record file written ``times`` over (``repeat_text``)."""
+    for pid in re.findall(r"^  - id: (\S+)$", record.read_text(encoding="utf-8"), flags=re.M):
+        edit_paragraph(record, pid, repeat_text(times))
 
 
 def repeat_text(times: int):
@@ -532,9 +539,7 @@ def test_a_build_names_each_page_over_its_weight_budget_and_still_builds_it(tmp_
     assert BUILT.match(ws.build(monkeypatch))
     assert weight_warnings(ws.logs) == {} == over_budget_on_disk(ws.out)  # the real response is within it
 
-    long = ws.record("policing-in-wales", "gwent-police", "resource-allocation")
-    for pid in re.findall(r"^  - id: (\S+)$", long.read_text(encoding="utf-8"), flags=re.M):
-        edit_paragraph(long, pid, repeat_text(30))
+    lengthen(ws.record("policing-in-wales", "gwent-police", "resource-allocation"), 30)
     assert REBUILT.match(ws.build(monkeypatch))
     over = over_budget_on_disk(ws.out)
     record = page_of(Urls("/").record("policing-in-wales", "gwent-police", "resource-allocation"))
@@ -549,6 +554,33 @@ def test_a_build_names_each_page_over_its_weight_budget_and_still_builds_it(tmp_
     assert REBUILT.match(ws.build(monkeypatch))
     assert (ws.out / record).stat().st_ino == before  # kept from the last build, not rendered
     assert weight_warnings(ws.logs) == over_budget_on_disk(ws.out) == over
+    assert tree(ws.out) == tree(ws.cold(monkeypatch))  # pages listed for their weight, as a cold build lists them
+
+
+def test_a_question_or_force_page_lists_answers_too_long_to_show_in_full(tmp_path, monkeypatch):
+    """A question or force page shows its answers in full when they are few (up to 90 paragraphs,
+    as the real response's are); when so few make a page heavier than the 60 KB budget, because
+    their paragraphs are long, it lists them instead, each linking to its own page, as a page of
+    many answers does. The other question's page still shows its answers in full."""
+    ws = Workspace(tmp_path, CONTENT)
+    lengthen(ws.record("policing-in-wales", "gwent-police", "resource-allocation"), 30)
+    out = ws.cold(monkeypatch)
+    for lang in ("en", "cy"):
+        urls = Urls("/", lang)
+        for url in (urls.question("resource-allocation"), urls.force("gwent")):
+            file = out / urls.output_path(url)
+            page = BeautifulSoup(file.read_text(encoding="utf-8"), "html.parser")
+            assert file.stat().st_size <= 60_000, f"{url}: {file.stat().st_size} bytes"
+            assert not page.select("main .para"), f"{url}: an answer's text on a page listing them"
+            listed = [a["href"] for a in page.select("main ul.answer-list a")]
+            assert urls.record("policing-in-wales", "gwent-police", "resource-allocation") in listed, url
+            assert page.select_one("main p.lede"), f"{url}: no word of why the answers are listed"
+        other = BeautifulSoup((out / urls.output_path(urls.question("strategic-direction"))).read_text(
+            encoding="utf-8"), "html.parser")
+        assert other.select("main .para") and not other.select("main ul.answer-list")
+    text = BeautifulSoup((out / page_of(Urls("/").question("resource-allocation"))).read_text(encoding="utf-8"),
+                         "html.parser").select_one("main p.lede").get_text()
+    assert text.startswith("These answers hold 85 paragraphs between them")
 
 
 def test_a_build_names_ten_heavy_pages_and_counts_the_rest():

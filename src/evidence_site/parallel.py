@@ -51,15 +51,13 @@ def _costs(job: Job) -> list[int]:
     site = job.renderer.site
     out = []
     for _, page in job.pages:
-        c = page.context
-        if page.template == "question.html" and "question" in c:
-            n = views.question_paragraphs(site, c["question"].id)
-            out.append(5 + (n if views.in_full(n) else len(c.get("submissions") or ())))
-        elif page.template == "force.html" and "force" in c:
-            n = views.force_paragraphs(site, c["force"].id)
-            out.append(5 + (n if views.in_full(n) else 10))
-        else:
+        n = views.answer_paragraphs(site, page)
+        if n is None:
             out.append(cost(page))
+        elif page.template == "question.html":
+            out.append(5 + (n if views.in_full(n) else len(page.context.get("submissions") or ())))
+        else:
+            out.append(5 + (n if views.in_full(n) else 10))
     return out
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Iterator
@@ -186,6 +186,7 @@ class Renderer:
             "committee": (lambda s: s.committee_cy or _en("cy")(s.committee)) if urls.lang == "cy" else (lambda s: s.committee),
             # ' lang="en"' for an element holding English evidence on a page of another language.
             "en_attr": Markup(' lang="en"') if urls.lang != DEFAULT_LANGUAGE else Markup(""),
+            "listed": False,  # a question or force page listing its answers whatever their number (``render``)
         }
         # The addresses every page's header and footer link to, worked out once, not on every page.
         self.common["nav"] = SimpleNamespace(
@@ -226,7 +227,14 @@ class Renderer:
         return html
 
     def render(self, page: Page) -> str:
-        return render_page(self.site, self.env, self.urls, self.labels, page, self.common, self.shared)
+        html = render_page(self.site, self.env, self.urls, self.labels, page, self.common, self.shared)
+        n = views.answer_paragraphs(self.site, page)
+        if n is not None and views.in_full(n) and len(html.encode()) > views.PAGE_BUDGET:
+            # Few answers, but long: in full, the page passes the budget, so it lists them instead,
+            # each linking to its own page, as a page of many answers does.
+            listed = replace(page, context={**page.context, "listed": True})
+            html = render_page(self.site, self.env, self.urls, self.labels, listed, self.common, self.shared)
+        return html
 
     def generate(self, page: Page) -> Iterator[str]:
         """The page's HTML in pieces, as ``render`` would join them: a page of tens of megabytes is

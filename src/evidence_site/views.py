@@ -354,8 +354,21 @@ def question_parts(site: Site, question: str) -> list[list]:
 
 def in_full(paragraphs: int) -> bool:
     """Whether a question or force page whose answers hold ``paragraphs`` shows their text (else it
-    lists them): the templates decide with it, and so does the reckoning of a page's work."""
+    lists them): the templates decide with it, and so does the reckoning of a page's work. A page
+    so made that passes the page budget (answers of long paragraphs) is made again listing them
+    (``render.Renderer.render``, with ``listed``)."""
     return paragraphs <= FULL_TEXT_LIMIT
+
+
+def answer_paragraphs(site: Site, page) -> int | None:
+    """How many paragraphs a question or force page's answers hold between them; None for a page
+    of another kind."""
+    c = page.context
+    if page.template == "question.html" and "question" in c:
+        return question_paragraphs(site, c["question"].id)
+    if page.template == "force.html" and "force" in c:
+        return force_paragraphs(site, c["force"].id)
+    return None
 
 
 def question_paragraphs(site: Site, question: str) -> int:
