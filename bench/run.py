@@ -11,7 +11,15 @@ as a Hugo site and as a MkDocs site, then times whole processes, alternating the
   build (no spare folder: write.py) and as an edit after an edit (the editor's usual case);
 - hugo: a cold build (Debian's `hugo`; skipped, and said so, when not installed);
 - mkdocs: a cold build with the Material theme from bench/.venv-mkdocs (made by `--setup-mkdocs`;
-  skipped, and said so, when missing).
+  skipped, and said so, when missing);
+- the real site (this project's own content/, row "real"): a full build with search and `check`, both
+  with no cache and no previous output, as the issue's targets for the real site name them (unless
+  `--cold-only`).
+
+A gauge of the host comes first and last: the seconds a fixed pure-Python loop takes in a new process
+of the same interpreter (``host_gauge``). The ratios hold from one host to the next; the seconds do
+not, and the gauge says how fast the host ran Python that hour, so that two tables, or a table and
+a target given in seconds, can be set side by side.
 
 Our generator's modules are compiled to bytecode first (compileall), as pip compiles an installed
 package's: an editable install has none, and where PYTHONDONTWRITEBYTECODE is set (as on this
@@ -202,6 +210,25 @@ def compile_bytecode(src: Path) -> None:
 
     if not compileall.compile_dir(str(src), quiet=1):
         raise SystemExit(f"could not compile the modules in {src}")
+
+
+GAUGE_CODE = """\
+import time
+start = time.perf_counter()
+total = 0
+for i in range(10_000_000):
+    total += i & 7
+print(time.perf_counter() - start)
+"""
+
+
+def host_gauge(runs: int = 3) -> float:
+    """Seconds a fixed pure-Python loop (ten million steps) takes in a new process of this interpreter,
+    the median of ``runs``: how fast the host runs Python now. Not a measure of any tool; it tells a
+    slower host (or hour) from a slower build."""
+    return statistics.median(
+        float(subprocess.run([sys.executable, "-c", GAUGE_CODE], capture_output=True, text=True, check=True).stdout)
+        for _ in range(runs))
 
 
 def ours_env(cache: Path) -> dict:
@@ -428,6 +455,33 @@ def extras_size(result: dict, args, work: Path, log, trash: Trash) -> None:
         tools[name] = with_pss(median_of(r), pss[name])
 
 
+REAL = "real"  # the real site's row in the table, where a corpus size N stands in the others
+
+
+def real_site(args, work: Path, log, trash: Trash) -> dict:
+    """This project's own content (content/): a full build with search and ``check``, whole processes,
+    alternating, both with no cache (``EVIDENCE_SITE_CACHE=off``) and no previous output, as the issue
+    names them (a build under 1 s, ``check`` under 0.5 s)."""
+    content, templates = ROOT / "content", Path(args.templates).resolve()
+    out = work / "site-real"
+    env = ours_env(Path("off"))  # no cache (cache.cache_dir)
+    build = ours_cmd(args, "build", "--content", str(content), "--templates", str(templates), "--out", str(out))
+    check = ours_cmd(args, "check", "--content", str(content), "--templates", str(templates))
+    names = ("ours real site, build with search", "ours real site, check")
+
+    def one_round(pss: bool) -> list[dict]:
+        trash.aside(out)
+        return [measure(build, env=env, pss=pss), measure(check, env=env, pss=pss)]
+
+    runs: list[list[dict]] = []
+    for i in range(args.runs):
+        runs.append(one_round(False))
+        log(f"  real site run {i + 1}: build {runs[-1][0]['wall']:.2f}s, check {runs[-1][1]['wall']:.2f}s wall")
+    pss = one_round(True)  # untimed: see measure
+    tools = {name: with_pss(median_of([r[k] for r in runs]), pss[k]) for k, name in enumerate(names)}
+    return {"n": REAL, "tools": tools, "skipped": {}}
+
+
 # --- report --------------------------------------------------------------------------------------
 
 PAGE_BUDGET = 60_000  # bytes of HTML a page may weigh (the full response of a submission apart)
@@ -514,9 +568,11 @@ def main(argv: list[str] | None = None) -> int:
     args.tools = [t.strip() for t in args.tools.split(",")]
     compile_bytecode(Path(args.src).resolve() if args.src else ROOT / "src")
     info = machine()
+    info["gauge_s"] = host_gauge()
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_mb']} MB; Python {info['python']} ({info['python_executable']}); "
           f"{info['hugo'] or 'hugo: not installed'}; {info['mkdocs'] or 'mkdocs: not installed'}; "
-          f"pagefind {info['pagefind']}; load average {info['load_average'][0]:.1f}", flush=True)
+          f"pagefind {info['pagefind']}; load average {info['load_average'][0]:.1f}; "
+          f"host gauge {info['gauge_s']:.2f}s (host_gauge)", flush=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     results = []
     log = lambda s: print(s, flush=True)  # noqa: E731
@@ -541,15 +597,22 @@ def main(argv: list[str] | None = None) -> int:
             results.append(cold_size(int(n), args, work, log, trash))
             save()
         if not args.cold_only:
-            for result in results:
+            sized = list(results)
+            results.append(real_site(args, work, log, trash))
+            save()
+            for result in sized:
                 extras_size(result, args, work, log, trash)
                 save()
     finally:
         trash.empty()
+    info["gauge_after_s"] = host_gauge()
+    save()
     print()
     print(table(results, args.markdown))
     print()
     print(weight_table(results))
+    print(f"host gauge (a ten-million-step Python loop, host_gauge): {info['gauge_s']:.2f}s before the runs, "
+          f"{info['gauge_after_s']:.2f}s after")
     return 0
 
 
