@@ -8,7 +8,9 @@ check its question and force pages show the answers side by side).
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -379,3 +381,22 @@ def test_the_glossary_lists_each_terms_uses_in_reading_order_across_responses(si
     for batch in (1, 50, 10**6):
         monkeypatch.setattr(pipeline, "GLOSSARY_BATCH", batch)
         assert pipeline.glossary_ids(pipeline.glossary_uses(site)) == expected
+
+
+def test_a_responses_pages_are_the_same_made_from_that_response_alone(inquiry, site, tmp_path):
+    """The premise of a build that makes one response at a time (docs/performance.md, the eighteenth
+    session): a response's answer pages and full response, in both interface languages, come out
+    byte for byte the same when made from a site holding that response's records alone, the other
+    responses hollow (no introduction, no sequence). ``bench/probe_streamed.py`` makes them so,
+    two processes taking a response each in turn, and compares them with the built site."""
+    content, built = inquiry
+    env = {**os.environ, "EVIDENCE_SITE_CACHE": "off", "SOURCE_DATE_EPOCH": "1700000000",
+           "EVIDENCE_SITE_LOAD_SPLIT": "never"}
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "probe_streamed.py"), str(content),
+                           str(tmp_path / "probe"), "--compare", str(built)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    own = sum(1 + len(s.bodies) * len(s.questions) for s in site.submissions) * len(site.config.languages)
+    made = sorted(p.relative_to(tmp_path / "probe").as_posix() for p in (tmp_path / "probe").rglob("*.html"))
+    assert len(made) == own == 210
+    assert f"{own} pages byte for byte those of {built}; 0 not" in done.stdout

@@ -109,14 +109,7 @@ def pages(site: Site, urls: Urls) -> list[Page]:
     if len(site.submissions) > 1:  # one navigation link to them all, not one per submission
         out.append(Page(urls.responses(), "responses.html", "responses"))
     for sub in site.submissions:
-        out.append(Page(urls.response(sub.id), "response.html", "response", {"submission": sub}))
-        for body_id in sub.bodies:
-            for q_id in sub.questions:
-                out.append(Page(urls.record(sub.id, body_id, q_id), "record.html", "record",
-                                {"submission": sub, "body": site.body_by_id[body_id],
-                                 "question": site.question_by_id[q_id],
-                                 "record": site.record_by_key.get((sub.id, body_id, q_id))},
-                                indexed=True))
+        out += submission_pages(site, urls, sub)
     for force in site.forces:
         out.append(Page(urls.force(force.id), "force.html", "force", {"force": force}))
     for q in site.questions:
@@ -139,6 +132,20 @@ def pages(site: Site, urls: Urls) -> list[Page]:
         out.append(Page(urls.named("compare"), "compare.html", "compare"))
     out.append(Page(urls.named("search"), "search.html", "search"))
     out.append(Page(urls.named("accessibility"), "accessibility.html", "accessibility"))
+    return out
+
+
+def submission_pages(site: Site, urls: Urls, sub: Submission) -> list[Page]:
+    """A submission's own pages, in ``pages``'s order: its full response, then an answer's page for each
+    of its bodies and questions."""
+    out = [Page(urls.response(sub.id), "response.html", "response", {"submission": sub})]
+    for body_id in sub.bodies:
+        for q_id in sub.questions:
+            out.append(Page(urls.record(sub.id, body_id, q_id), "record.html", "record",
+                            {"submission": sub, "body": site.body_by_id[body_id],
+                             "question": site.question_by_id[q_id],
+                             "record": site.record_by_key.get((sub.id, body_id, q_id))},
+                            indexed=True))
     return out
 
 
