@@ -3,6 +3,7 @@
 (issue 9, eighteenth session)"): not the generator, and not part of any build or test.
 
     .venv/bin/python bench/probe_streamed.py CONTENT OUT [--compare BUILT] [--templates DIR]
+    .venv/bin/python bench/probe_streamed.py CONTENT OUT --rest
 
 It builds what a streamed build's two processes would build, the way they would build it: every
 submission's own pages (its answers' pages and its full response, in every interface language),
@@ -22,6 +23,11 @@ templates), it says how many of its pages are byte for byte the built ones, and 
 any is not: the design's premise is that a submission's pages need nothing of the other submissions
 but their hollow entries (tests/test_scale.py holds the pages to it).
 
+With ``--rest``, it times instead what it leaves out, made by today's build code from the whole
+model: the checks across files, then the pages that draw on every submission and the files beside
+the pages (data files, sitemap, static files), written into OUT. A streamed build would make those
+from the summaries; today's code gives their cost.
+
 Time it as the benchmark times a tool (whole process, each process's peak resident set summed):
 see docs/performance.md for the commands and the figures.
 """
@@ -33,15 +39,17 @@ import copy
 import gc
 import os
 import pickle
+import resource
 import sys
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from evidence_site import markdown, parallel, pipeline, render  # noqa: E402
+from evidence_site import markdown, parallel, pipeline, render, write  # noqa: E402
 from evidence_site.content import _shown_paths, classify, listed_files  # noqa: E402
 from evidence_site.errors import Collector  # noqa: E402
 from evidence_site.parallel_load import load_files  # noqa: E402
@@ -58,13 +66,41 @@ def summary(site, sub: str) -> tuple:
     return sub, records, list(s.sequence), mentions, uses
 
 
+def _cpu() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def rest(content: Path, templates: Path, out: Path) -> None:
+    """``--rest``: the checks across files, then the pages of no submission and the files beside the
+    pages, by today's code (``pipeline``) from the whole model, each timed."""
+    gc.disable()
+    site, checks = pipeline.load_model(content)
+    gc.freeze()
+    gc.enable()
+    wall, cpu = time.perf_counter(), _cpu()
+    checks()
+    print(f"checks across files: {time.perf_counter() - wall:.2f} s wall, {_cpu() - cpu:.2f} s CPU")
+    wall, cpu = time.perf_counter(), _cpu()
+    out.mkdir(parents=True)
+    files = pipeline.render_site(site, templates, "/", pages_out=out,
+                                 only=lambda rel, page: page.context.get("submission") is None)
+    write.write_files(out, files, marker=False)  # the data files are made as they are written
+    print(f"{len(files.pages) - len(files.kept)} pages of no submission and the files beside them: "
+          f"{time.perf_counter() - wall:.2f} s wall, {_cpu() - cpu:.2f} s CPU")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("content", type=Path)
     p.add_argument("out", type=Path)
     p.add_argument("--templates", type=Path, default=ROOT / "templates")
     p.add_argument("--compare", type=Path, default=None, help="a built site of the same content to compare pages with")
+    p.add_argument("--rest", action="store_true", help="time what the probe leaves out instead, by today's code")
     args = p.parse_args(argv)
+    if args.rest:
+        rest(args.content, args.templates, args.out)
+        return 0
 
     gc.disable()  # as the build loads: no cycles are made; collected by hand after each submission
     errors = Collector()
