@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A probe of the streamed build that the memory target asks for (docs/performance.md, "This round
-(issue 9, eighteenth session)"): not the generator, and not part of any build or test.
+(issue 9, eighteenth session)"): not the generator, and no build runs it (one test does:
+tests/test_scale.py).
 
     .venv/bin/python bench/probe_streamed.py CONTENT OUT [--compare BUILT] [--templates DIR]
     .venv/bin/python bench/probe_streamed.py CONTENT OUT --rest
