@@ -23,7 +23,7 @@ from bs4 import BeautifulSoup
 from conftest import CONTENT, ROOT, TEMPLATES
 from test_cache import assert_same_site, tree
 
-from evidence_site import cache, deps, pipeline, render
+from evidence_site import cache, deps, pipeline, render, views
 from evidence_site.urls import Urls
 
 REBUILT = re.compile(r"^rebuilt (\d+) of (\d+) pages ")
@@ -550,6 +550,10 @@ def test_a_build_names_each_page_over_its_weight_budget_and_still_builds_it(tmp_
     record = page_of(Urls("/").record("policing-in-wales", "gwent-police", "resource-allocation"))
     full = page_of(Urls("/").response("policing-in-wales"))
     assert over[record][1] == 60 and over[full][1] == 150 and "cy/" + full in over  # the case this tests
+    # Each warning says what kind of page it weighs, as its budget is that kind's.
+    said = {line.split()[1]: line for line in ws.logs if line.startswith("warning:")}
+    assert said[full].endswith("budget of a submission's full response: slow to open on a phone (docs/editing.md)")
+    assert said[record].endswith("budget of a page: slow to open on a phone (docs/editing.md)")
     assert len(over) <= pipeline.HEAVY_SHOWN  # each named (more are counted: the test below)
     assert weight_warnings(ws.logs) == over
 
@@ -607,10 +611,10 @@ def test_a_question_or_force_page_lists_answers_too_long_to_show_in_full(tmp_pat
 
 
 def test_a_build_names_ten_heavy_pages_and_counts_the_rest():
-    heavy = [(f"responses/x/{i}/index.html", 70_000 - i, 60_000) for i in range(12)]
+    heavy = [views.Heavy(f"responses/x/{i}/index.html", 70_000 - i, 60_000, False) for i in range(12)]
     lines = pipeline._weight_warnings(heavy)
     assert len(lines) == 11 and weight_warnings(lines[:10]) == {
-        rel: (round(size / 1000, 1), 60) for rel, size, _ in heavy[:10]}
+        h.rel: (round(h.size / 1000, 1), 60) for h in heavy[:10]}
     assert lines[10] == "warning: and 2 more pages over their weight budget"
 
 

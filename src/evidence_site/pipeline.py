@@ -585,14 +585,14 @@ def _size(rel: str, files: SiteFiles, previous: cache.Previous | None) -> int:
     return state[0] if state is not None else 0
 
 
-def _weight_warnings(heavy: list[tuple[str, int, int]]) -> list[str]:
+def _weight_warnings(heavy: list[views.Heavy]) -> list[str]:
     """What a build says of the pages over their weight budget (``views.over_budget``). Not an
     error: the evidence is published whatever its length, but an editor learns that a phone on a
     slow line will struggle with the page."""
     lines = []
-    for rel, size, budget in heavy[:HEAVY_SHOWN]:
-        what = "a submission's full response" if budget == views.FULL_RESPONSE_BUDGET else "a page"
-        lines.append(f"warning: {rel} weighs {size / 1000:.1f} KB, over the {budget // 1000} KB budget of "
+    for h in heavy[:HEAVY_SHOWN]:
+        what = "a submission's full response" if h.full_response else "a page"
+        lines.append(f"warning: {h.rel} weighs {h.size / 1000:.1f} KB, over the {h.budget // 1000} KB budget of "
                      f"{what}: slow to open on a phone (docs/editing.md)")
     if len(heavy) > HEAVY_SHOWN:
         lines.append(f"warning: and {len(heavy) - HEAVY_SHOWN} more pages over their weight budget")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import count, groupby
+from typing import NamedTuple
 
 from markupsafe import Markup
 
@@ -305,16 +306,26 @@ PAGE_BUDGET = 60_000  # bytes
 FULL_RESPONSE_BUDGET = 150_000
 
 
-def over_budget(entries, size_of) -> list[tuple[str, int, int]]:
+class Heavy(NamedTuple):
+    """A page heavier than its budget (``over_budget``)."""
+
+    rel: str  # its output path
+    size: int  # bytes
+    budget: int  # bytes
+    full_response: bool  # a submission's full response (its own budget), not another page
+
+
+def over_budget(entries, size_of) -> list[Heavy]:
     """The pages (``(output path, Page)``, as ``render.all_pages`` lists them) heavier than their
-    budget, as (path, bytes, budget), heaviest first; ``size_of`` gives a page's size by its path."""
+    budget, heaviest first; ``size_of`` gives a page's size by its path."""
     over = []
     for rel, page in entries:
-        budget = FULL_RESPONSE_BUDGET if page.template == "response.html" else PAGE_BUDGET
+        full_response = page.template == "response.html"
+        budget = FULL_RESPONSE_BUDGET if full_response else PAGE_BUDGET
         size = size_of(rel)
         if size > budget:
-            over.append((rel, size, budget))
-    return sorted(over, key=lambda o: (-o[1], o[0]))
+            over.append(Heavy(rel, size, budget, full_response))
+    return sorted(over, key=lambda o: (-o.size, o.rel))
 
 
 # A question or force page shows its answers' text in full up to this many paragraphs between them
