@@ -62,6 +62,10 @@ sys.path.insert(0, str(HERE))
 
 import corpus as corpus_mod  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "src"))
+# The budgets a build warns of (DECISIONS.md: 60 KB a page, 150 KB a submission's full response).
+from evidence_site.views import FULL_RESPONSE_BUDGET, PAGE_BUDGET  # noqa: E402
+
 MKDOCS_VENV = HERE / ".venv-mkdocs"
 MKDOCS_REQUIREMENTS = HERE / "requirements-mkdocs.txt"
 CACHE_ENV = "EVIDENCE_SITE_CACHE"  # where the build keeps its cache (see src/evidence_site/cache.py)
@@ -484,8 +488,6 @@ def real_site(args, work: Path, log, trash: Trash) -> dict:
 
 # --- report --------------------------------------------------------------------------------------
 
-PAGE_BUDGET = 60_000  # bytes of HTML a page may weigh (the full response of a submission apart)
-FULL_RESPONSE_BUDGET = 150_000  # DECISIONS.md
 
 
 def page_weights(out: Path, submissions: list[str]) -> dict:
