@@ -413,7 +413,10 @@ def test_the_policy_blocks_an_injected_handler_and_the_check_sees_it(server, bro
             document.body.insertAdjacentHTML("beforeend", '<img src="/static/none.png" onerror="alert(1)">');
             const s = document.createElement("script"); s.textContent = "alert(2)"; document.body.append(s);
         }""")
-        watch.page.wait_for_function("window.__csp.length >= 2")
+        # A function, not a bare expression: Playwright evaluates a bare expression with eval() on
+        # every poll after the first, which this very policy forbids (an EvalError whenever the
+        # reports come later than the first look, as on a slow machine).
+        watch.page.wait_for_function("() => window.__csp.length >= 2")
         assert watch.dialogs == []
         assert any("script-src" in v for v in watch.csp())
     finally:
