@@ -399,16 +399,106 @@ def _count_compiles(monkeypatch) -> list[str]:
     return compiled
 
 
-@pytest.mark.parametrize("forks", [True, False])
-def test_a_helper_compiles_the_templates_while_the_inputs_are_hashed(forks, tmp_path, monkeypatch):
-    monkeypatch.setattr(helper_mod, "may_fork", lambda: forks)
+def _cold_with_helper(out: Path, cache_dir: Path | None, monkeypatch) -> Path:
+    """A cold build (into a folder the cache has no build of, or with no cache) on two cores."""
+    monkeypatch.setenv("EVIDENCE_SITE_CACHE", str(cache_dir) if cache_dir is not None else "off")
+    monkeypatch.setenv("EVIDENCE_SITE_WORKERS", "2")
+    pipeline.build(pipeline.Settings(content=CONTENT, templates=TEMPLATES, out=out, search=False), log=lambda *a: None)
+    return out
+
+
+NAMES = render.template_names(render.environment(TEMPLATES))
+
+
+@pytest.mark.parametrize("cache_on", [True, False])
+def test_templates_the_helper_compiled_are_not_compiled_again(cache_on, tmp_path, monkeypatch):
+    """The helper done before this process looks (a large site's load outlasts it): every template
+    is loaded from the helper's bytecode, with or without a cache to hand it over in."""
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
+    everything = helper_mod.Stream.poll
+    monkeypatch.setattr(helper_mod.Stream, "poll", lambda self, wait=False: everything(self, wait=True))
     compiled = _count_compiles(monkeypatch)
-    out = fast_build(tmp_path / "site", CONTENT, tmp_path / "cache", monkeypatch)
-    if forks:  # this process only read the bytecode the helper left in the cache
-        assert compiled == []
-    else:  # no helper (serve runs threads): compiled here, as before
-        assert "record.html" in compiled and "base.html" in compiled
+    out = _cold_with_helper(tmp_path / "site", tmp_path / "cache" if cache_on else None, monkeypatch)
+    assert compiled == []
     assert_same_site(out, cold_build(tmp_path / "cold", CONTENT, monkeypatch))
+
+
+def _slow_helper(monkeypatch) -> None:
+    """The helper (forked after this) compiles the first template at once, then one every 0.4 s."""
+    each = render.compile_each
+
+    def slow(*args):
+        made = each(*args)
+        for i in range(len(NAMES)):
+            if i:
+                time.sleep(0.4)
+            yield next(made)  # compiles the next template (or raises its error) only now
+
+    monkeypatch.setattr(render, "compile_each", slow)
+
+
+@pytest.mark.parametrize("cache_on", [True, False])
+def test_this_process_compiles_from_the_last_template_until_it_meets_the_helper(cache_on, tmp_path, monkeypatch):
+    """A helper slower than this process (a small site loads in a blink): this process compiles the
+    templates from the last, each once, and stops where the helper has got to; the site is the same."""
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
+    _slow_helper(monkeypatch)
+    compiled = _count_compiles(monkeypatch)
+    out = _cold_with_helper(tmp_path / "site", tmp_path / "cache" if cache_on else None, monkeypatch)
+    met = len(NAMES) - len(compiled)  # the templates this process left to the helper
+    assert 1 <= met < len(NAMES)
+    assert compiled == NAMES[met:][::-1]
+    assert_same_site(out, cold_build(tmp_path / "cold", CONTENT, monkeypatch))
+
+
+def test_a_helper_that_dies_leaves_its_templates_to_this_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
+    each = render.compile_each
+
+    def dying(*args):
+        yield next(each(*args))
+        os._exit(9)  # as if killed, once it has sent the first template
+
+    monkeypatch.setattr(render, "compile_each", dying)
+    compiled = _count_compiles(monkeypatch)
+    out = _cold_with_helper(tmp_path / "site", None, monkeypatch)
+    assert sorted(compiled) == NAMES[1:]  # every other template, each once, compiled here
+    assert_same_site(out, cold_build(tmp_path / "cold", CONTENT, monkeypatch))
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_with_no_helper_this_process_compiles_every_template_in_order(workers, tmp_path, monkeypatch):
+    """No helper: one process asked for (``EVIDENCE_SITE_WORKERS=1``), or none can be forked (``serve``
+    runs threads)."""
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: workers == "1")
+    compiled = _count_compiles(monkeypatch)
+    monkeypatch.setenv("EVIDENCE_SITE_CACHE", "off")
+    monkeypatch.setenv("EVIDENCE_SITE_WORKERS", workers)
+    out = build_site(tmp_path / "site", "/", CONTENT, search=False)
+    assert compiled == NAMES
+    assert_same_site(out, cold_build(tmp_path / "cold", CONTENT, monkeypatch))
+
+
+@pytest.mark.parametrize("forks", [True, False])
+def test_of_two_broken_templates_the_first_is_reported_as_one_process_finds_it(forks, tmp_path, monkeypatch):
+    """This process compiles from the last template, the helper from the first: this process finds
+    the last broken template first, yet the editor is told of the first, as with no helper."""
+    import jinja2
+
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: forks)
+    _slow_helper(monkeypatch)
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    first, last = NAMES[2], NAMES[-1]
+    for name in (first, last):
+        (templates / name).write_text((templates / name).read_text() + "\n{% if %}\n")
+    monkeypatch.setenv("EVIDENCE_SITE_CACHE", "off")
+    monkeypatch.setenv("EVIDENCE_SITE_WORKERS", "2")
+    settings_ = pipeline.Settings(content=CONTENT, templates=templates, out=tmp_path / "site", search=False)
+    with pytest.raises(jinja2.TemplateSyntaxError) as raised:
+        pipeline.build(settings_, log=lambda *a: None)
+    assert raised.value.name == first
+    assert not (tmp_path / "site").exists()
 
 
 def test_a_template_error_found_by_the_helper_is_raised_as_it_is(tmp_path, monkeypatch):

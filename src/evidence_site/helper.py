@@ -5,18 +5,23 @@ A rebuild after an edit runs in one process and leaves the second core idle; wor
 what this process does next can be handed to a helper, forked while this process is still small (a
 fork after the model is loaded makes this process copy every page of it that it goes on to touch):
 reading the output's and the spare's listings while the content loads (``cache.Walks``, which, when
-there is no spare to bring up to date, also links the last build's pages into the new folder), and, on
-a cold build, compiling the templates while this process hashes the inputs (``pipeline.build``). The result
+there is no spare to bring up to date, also links the last build's pages into the new folder). The result
 is the one the function returns here: when no helper can be forked (``may_fork``), or it fails or
 dies, the function is run in this process when its result is asked for.
+
+A ``Stream`` helper sends each item of its work as it is made, so this process can share the work
+with it: on a cold build, the helper compiles the templates from the first while this process loads
+the content, then compiles them from the last until the two meet (``pipeline._compiled``).
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import select
+import struct
 import threading
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -25,6 +30,38 @@ def may_fork() -> bool:
     """A fork copies every thread's locks but only this thread: fork only a single-threaded process
     (``serve`` runs threads). The one rule for every fork: this helper, loading and rendering workers."""
     return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def _fork(send: Callable[[int], None]) -> tuple[int, int]:
+    """A helper forked to run ``send(fd)``, which writes into the pipe ``fd``: (its pid, the pipe's end to
+    read here), or (0, -1) when none can be forked (``may_fork``). The helper exits 0 once ``send``
+    returns, 1 if it raises."""
+    if not may_fork():
+        return 0, -1
+    read, write = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read)
+        os.close(write)
+        return 0, -1
+    if pid == 0:  # pragma: no cover - the helper, which never returns
+        try:
+            os.close(read)
+            send(write)
+            os._exit(0)
+        finally:
+            os._exit(1)
+    os.close(write)
+    return pid, read
+
+
+def _reap(pid: int) -> None:
+    if pid:
+        try:
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
 
 
 class Helper(Generic[T]):
@@ -38,26 +75,12 @@ class Helper(Generic[T]):
         self._result: T | None = None
 
     def start(self) -> Helper[T]:
-        if not may_fork():
-            return self
-        read, write = os.pipe()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read)
-            os.close(write)
-            return self
-        if pid == 0:  # pragma: no cover - the helper, which never returns
-            try:
-                os.close(read)
-                data = pickle.dumps(self.work(), protocol=pickle.HIGHEST_PROTOCOL)
-                with os.fdopen(write, "wb") as f:
-                    f.write(data)
-                os._exit(0)
-            finally:
-                os._exit(1)
-        os.close(write)
-        self.pid, self._read = pid, read
+        def send(fd: int) -> None:
+            data = pickle.dumps(self.work(), protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+
+        self.pid, self._read = _fork(send)
         return self
 
     def result(self) -> T:
@@ -85,9 +108,65 @@ class Helper(Generic[T]):
         if self._read >= 0:
             os.close(self._read)
             self._read = -1
-        if self.pid:
-            try:
-                os.waitpid(self.pid, 0)
-            except OSError:
-                pass
-            self.pid = 0
+        _reap(self.pid)
+        self.pid = 0
+
+
+_LENGTH = struct.Struct("<Q")  # before each item a ``Stream``'s helper sends: its pickle's length
+
+
+class Stream(Generic[T]):
+    """``work()``, a generator, run by a forked helper from ``start`` on, each item it yields sent here
+    as soon as it is made: this process takes what has come (``poll``) while the helper makes the
+    rest, and may stop it once it has what it needs (``stop``). When no helper can be forked, or it
+    fails or dies, nothing more comes (``ended``): this process does what is missing itself."""
+
+    def __init__(self, work: Callable[[], Iterator[T]]) -> None:
+        self.work = work
+        self.pid = 0
+        self._read = -1
+        self._buffer = b""
+        self.ended = True  # until a helper runs
+
+    def start(self) -> Stream[T]:
+        def send(fd: int) -> None:
+            for item in self.work():
+                data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+                view = memoryview(_LENGTH.pack(len(data)) + data)
+                while view:  # blocks while the pipe is full; fails once this process stopped reading
+                    view = view[os.write(fd, view):]
+
+        self.pid, self._read = _fork(send)
+        self.ended = not self.pid
+        return self
+
+    def poll(self, wait: bool = False) -> list[T]:
+        """The items sent since the last call, without waiting for more (with ``wait``: every item
+        left, waiting until the helper ends)."""
+        while not self.ended and (wait or select.select([self._read], [], [], 0)[0]):
+            chunk = os.read(self._read, 1 << 16)
+            if not chunk:  # the helper's end: done, failed or killed
+                self.close()
+                break
+            self._buffer += chunk
+        items = []
+        while len(self._buffer) >= _LENGTH.size:
+            (n,) = _LENGTH.unpack_from(self._buffer)
+            if len(self._buffer) < _LENGTH.size + n:
+                break
+            items.append(pickle.loads(self._buffer[_LENGTH.size:_LENGTH.size + n]))
+            self._buffer = self._buffer[_LENGTH.size + n:]
+        return items
+
+    def stop(self) -> None:
+        """Take nothing more: the helper ends at its next item (``close`` reaps it)."""
+        self.ended = True
+        if self._read >= 0:
+            os.close(self._read)
+            self._read = -1
+
+    def close(self) -> None:
+        """Stop, and reap the helper."""
+        self.stop()
+        _reap(self.pid)
+        self.pid = 0

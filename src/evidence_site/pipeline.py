@@ -270,7 +270,8 @@ class _Lazy:
 def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | None = None,
                 only=None, keep_from: Path | None = None, meanwhile=None,
                 data_reuse: data.Reuse | None = None, already: frozenset[str] = frozenset(),
-                glossary_reuse=None, idle=None, checks=None) -> dict[str, str | bytes]:
+                glossary_reuse=None, idle=None, checks=None, bytecode: dict[str, bytes] | None = None,
+                ) -> dict[str, str | bytes]:
     """Every output file except the search index, as {relative path: content}. ``meanwhile`` runs in
     this process once the files beside the pages are made, given them (``SiteFiles``), while
     workers render the pages.
@@ -285,9 +286,10 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     glossary's uses are the last build's, the edited paragraphs searched again (``glossary_uses``).
     ``idle`` runs in this process, given the files (``SiteFiles``, every page listed), once it has no
     page left to render, while workers may still render theirs. ``checks`` (``load_model``'s) runs
-    in this process before anything else it does once the workers have their first pages."""
+    in this process before anything else it does once the workers have their first pages.
+    ``bytecode``: the templates compiled already (``_compiled``)."""
     base = normalise_base(base_url)
-    env = _environment(templates)
+    env = _environment(templates, bytecode)
     files = SiteFiles()
     page_urls: list[str] = []
     uses = _Lazy(lambda: glossary_uses(site, glossary_reuse))  # only the glossary reads it: found where it renders
@@ -341,9 +343,56 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     return files
 
 
-def _environment(templates: Path):
-    """The templates' environment, compiling into the cache's bytecode (``cache.bytecode_cache``)."""
-    return render.environment(templates, cache.bytecode_cache(cache.cache_dir(templates)))
+def _environment(templates: Path, bytecode: dict[str, bytes] | None = None):
+    """The templates' environment, compiling into the cache's bytecode (``cache.bytecode_cache``);
+    ``bytecode``: templates compiled already (``_compiled``), loaded from it instead."""
+    behind = cache.bytecode_cache(cache.cache_dir(templates))
+    return render.environment(templates, render.Bytecode(behind, bytecode) if bytecode is not None else behind)
+
+
+def _compiling(templates: Path) -> helper.Stream[tuple[str, dict[str, bytes]]]:
+    """A helper compiling every template, first to last (``render.compile_each``), into the cache's
+    bytecode too when there is a cache; started before the content loads (``_compiled``), unless the
+    build is to run in one process (``EVIDENCE_SITE_WORKERS=1``)."""
+    stream = helper.Stream(lambda: render.compile_each(templates, cache.bytecode_cache(cache.cache_dir(templates))))
+    return stream.start() if parallel.workers_wanted() > 1 else stream
+
+
+def _compiled(templates: Path, compiling: helper.Stream[tuple[str, dict[str, bytes]]]) -> dict[str, bytes]:
+    """Every template's bytecode, compiled on both cores. The helper compiles them first to last
+    (``_compiling``) and sends each as it is done; once the content is loaded, this process compiles
+    them last to first until the two meet (none, after a large site's load, by when the helper is
+    done; about half after a small one's, where compiling is a third of the build). What the helper
+    does not send (it failed, or none could be forked) is compiled here. A template error is the one
+    a single process compiling them in order raises: the first broken template's."""
+    store = render.Bytecode(cache.bytecode_cache(cache.cache_dir(templates)))
+    env = render.environment(templates, store)
+    names = render.template_names(env)
+    sent: dict[str, dict[str, bytes]] = {}
+    end = len(names)  # names[end:] compiled here
+
+    def first() -> int:  # how many of the first names the helper sent
+        n = 0
+        while n < end and names[n] in sent:
+            n += 1
+        return n
+
+    try:
+        while True:
+            sent.update(compiling.poll())
+            if first() >= end or compiling.ended:
+                break
+            end -= 1
+            env.get_template(names[end])
+    except Exception:
+        sent.update(compiling.poll(wait=True))
+        for name in names[first():end]:  # a broken template before this one raises its own error
+            env.get_template(name)
+        raise
+    compiling.stop()
+    for name in names[first():end]:
+        env.get_template(name)
+    return {k: v for name in names if name in sent for k, v in sent[name].items()} | store.known
 
 
 def _other_files(site: Site, templates: Path, base: str, page_urls: list[str], files: SiteFiles,
@@ -387,13 +436,15 @@ def build(settings: Settings, log=print) -> float:
         write.check_output(settings.out, forbidden, no_inside)
         store = cache.cache_dir(settings.templates)
         saved = cache.saved_state(store, settings.out)
-        # Compiling the templates takes 0.16 s when the cache holds no bytecode of them: on a build
-        # into a folder the cache has no build of (a cold build), a helper compiles them into it on
-        # the other core while this process starts loading (helper.py); the environment that
-        # renders the pages then only reads the bytecode. A rebuild finds it there.
-        compiling = None
-        if store is not None and saved is None and helper.may_fork():
-            compiling = helper.Helper(lambda: render.compile_templates(_environment(settings.templates))).start()
+        # Compiling the templates takes 0.16 s when the cache holds no bytecode of them (0.3 s on a
+        # slower host): on a build into a folder the cache has no build of (a cold build, and every
+        # build with no cache), a helper compiles them (into the cache too) on the other core while
+        # this process starts loading, and this process joins in once it has loaded (``_compiled``);
+        # the environment that renders the pages then only loads their bytecode. A rebuild finds
+        # it in the cache.
+        compiling = bytecode = None
+        if saved is None:
+            compiling = _compiling(settings.templates)
             reap.callback(compiling.close)
         inputs_settings = {"base_url": normalise_base(settings.base_url), "site_url": settings.site_url,
                            "search": settings.search, "out": str(settings.out.resolve())}
@@ -450,7 +501,7 @@ def build(settings: Settings, log=print) -> float:
             if last.previous is not None:
                 checks()  # a rebuild works out from the model which pages it keeps: checked first
             if compiling is not None:
-                compiling.result()  # done (or done here, raising a template's error as it is)
+                bytecode = _compiled(settings.templates, compiling)  # a template's error raised as it is
             loaded = True
         finally:
             if walks is not None:
@@ -508,7 +559,7 @@ def build(settings: Settings, log=print) -> float:
                 files = render_site(site, settings.templates, settings.base_url, pages_out=new, only=stale,
                                     keep_from=settings.out, meanwhile=meanwhile,
                                     data_reuse=data_reuse, already=spare.shared if spare is not None else frozenset(),
-                                    glossary_reuse=glossary_reuse, idle=idle, checks=checks)
+                                    glossary_reuse=glossary_reuse, idle=idle, checks=checks, bytecode=bytecode)
             except Exception as exc:
                 if not isinstance(exc, ContentErrors):
                     checks()

@@ -7,7 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Iterator
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2 import BytecodeCache, Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from markupsafe import Markup, escape
 
 from . import views
@@ -61,11 +61,56 @@ def environment(templates: Path, bytecode_cache=None) -> Environment:
     return env
 
 
+def template_names(env: Environment) -> list[str]:
+    """Every template a page can use (those the pages' templates extend, import or include too), in
+    the order they are compiled."""
+    return env.list_templates(filter_func=lambda name: name.endswith(".html"))
+
+
 def compile_templates(env: Environment) -> None:
     """Every page template (and what they extend, import or include) compiled now: into the
     environment's bytecode cache, and into this process's memory, where a forked worker finds it."""
-    for name in env.list_templates(filter_func=lambda name: name.endswith(".html")):
+    for name in template_names(env):
         env.get_template(name)
+
+
+class Bytecode(BytecodeCache):
+    """Compiled templates kept in memory as Jinja2's bytecode (its marshalled code, under its key for
+    the template's name with a checksum of its source), in front of another bytecode cache when
+    there is one (``cache.bytecode_cache``): what one process compiled, another loads in milliseconds
+    instead of compiling again (``pipeline._compiled``). A template whose source changed since is compiled
+    again: Jinja2 checks the checksum."""
+
+    def __init__(self, behind: BytecodeCache | None = None, known: dict[str, bytes] | None = None) -> None:
+        self.behind = behind
+        self.known: dict[str, bytes] = dict(known or {})
+
+    def load_bytecode(self, bucket) -> None:
+        data = self.known.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)  # reset when its checksum is not the source's
+            if bucket.code is not None:
+                return
+        if self.behind is not None:
+            self.behind.load_bytecode(bucket)
+            if bucket.code is not None:
+                self.known[bucket.key] = bucket.bytecode_to_string()
+
+    def dump_bytecode(self, bucket) -> None:
+        self.known[bucket.key] = bucket.bytecode_to_string()
+        if self.behind is not None:
+            self.behind.dump_bytecode(bucket)
+
+
+def compile_each(templates: Path, behind: BytecodeCache | None = None) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """Every template compiled in turn, in ``template_names``'s order (or loaded from ``behind``,
+    into which what is compiled is written too): each one's name and bytecode as it is done."""
+    store = Bytecode(behind)
+    env = environment(templates, store)
+    for name in template_names(env):
+        before = set(store.known)
+        env.get_template(name)
+        yield name, {k: v for k, v in store.known.items() if k not in before}
 
 
 # Tests whose answer depends only on the value and the test's argument.
