@@ -413,10 +413,15 @@ def extras_size(result: dict, args, work: Path, log, trash: Trash) -> None:
     n = result["n"]
     root, c, content, templates, out_ours, cache, env, build = _ours(n, args, work)
     tools = result["tools"]
-    pagefind_code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]); "
-                     "from evidence_site.index import build_index; build_index(Path(sys.argv[1]))")
+    # Pagefind as the build runs it: told which pages it indexes (listed here, before any run is
+    # timed), when the src/ timed takes that list (``--src`` may be an older checkout's).
+    pagefind_code = ("import inspect, sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]); "
+                     "from evidence_site.index import build_index; "
+                     "told = 'pages' in inspect.signature(build_index).parameters; "
+                     "build_index(Path(sys.argv[1]), **({'pages': Path(sys.argv[3]).read_text().split()} if told else {}))")
     src = str(Path(args.src).resolve()) if args.src else str(ROOT / "src")
-    index = [sys.executable, "-c", pagefind_code, str(out_ours), src]
+    searched = work / f"searched-{n}.txt"
+    index = [sys.executable, "-c", pagefind_code, str(out_ours), src, str(searched)]
     check = ours_cmd(args, "check", "--content", str(content), "--templates", str(templates))
     target = corpus_mod.edit_target(c, root)
     original = target.read_text()
@@ -425,6 +430,8 @@ def extras_size(result: dict, args, work: Path, log, trash: Trash) -> None:
                                     "ours rebuild, first edit after a full build": []}
     spare = out_ours.with_name(f".{out_ours.name}.spare")  # write.spare: the output a rebuild replaced
     measure(build, env=env)  # leave a built site and a warm cache behind
+    searched.write_text("\n".join(f.relative_to(out_ours).as_posix() for f in sorted(out_ours.rglob("*.html"))
+                                   if "data-pagefind-body" in f.read_text(encoding="utf-8")))
 
     def one_round(i: int, pss: bool) -> dict[str, dict]:
         got = {}

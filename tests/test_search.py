@@ -9,6 +9,8 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import shutil
+from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
@@ -17,6 +19,8 @@ from axe_playwright_python.sync_playwright import Axe
 from bs4 import BeautifulSoup
 
 from conftest import CONTENT, TEMPLATES, Server, build_site
+
+from evidence_site import index
 
 pytestmark = pytest.mark.browser
 
@@ -112,6 +116,26 @@ def test_only_record_entity_and_figures_pages_are_indexed(site_dir):
     assert sum(p.startswith("responses/") for p in indexed) == 16  # 8 bodies × 2 questions
     entry = json.loads((site_dir / "pagefind" / "pagefind-entry.json").read_text())
     assert sum(lang["page_count"] for lang in entry["languages"].values()) == len(indexed)
+
+
+def test_pagefind_reads_only_the_folders_of_indexed_pages_and_makes_the_same_index(site_dir, tmp_path):
+    """The build points Pagefind at the folders that hold the pages it indexes: the Welsh interface's
+    twins and the force and question pages are not read at all, and the index is the one Pagefind
+    makes reading every page (fragments are named by a hash of each page's indexed words and data)."""
+    whole = tmp_path / "whole"
+    shutil.copytree(site_dir, whole, ignore=lambda folder, names: ["pagefind"] if Path(folder) == site_dir else [])
+    index.build_index(whole)  # no list of pages: Pagefind reads every page of the folder
+
+    def made(root: Path) -> tuple[list[str], int]:
+        entry = json.loads((root / "pagefind" / "pagefind-entry.json").read_text())
+        return (sorted(p.name for p in (root / "pagefind" / "fragment").iterdir()),
+                sum(lang["page_count"] for lang in entry["languages"].values()))
+
+    assert made(site_dir) == made(whole)
+    searched = [f.relative_to(site_dir).as_posix() for f in site_dir.rglob("*.html")
+                if "data-pagefind-body" in f.read_text(encoding="utf-8")]
+    glob = index.glob_of(searched)
+    assert "cy/" not in glob and "forces/" not in glob and "responses/**/*.html" in glob
 
 
 def test_the_search_bundle_is_whole(site_dir):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 from .write import bundle_problems
@@ -37,8 +38,19 @@ def _pagefind() -> str:
     return str(get_executable())
 
 
-def build_index(root: Path, language: str = "en") -> None:
-    """Index the site in ``root`` into ``root/pagefind`` with Pagefind's own command.
+def glob_of(pages: Iterable[str]) -> str:
+    """A Pagefind glob for the folders (or files at the top) that hold these pages: Pagefind reads
+    only what it matches. The pages of those folders that carry no ``data-pagefind-body`` it still
+    reads and leaves out, as it would anywhere; the Welsh interface's folder, the force and question
+    pages it no longer reads at all (half the real site's pages, half of Pagefind's time there)."""
+    tops = sorted({rel.split("/", 1)[0] + ("/**/*.html" if "/" in rel else "") for rel in pages})
+    return "{" + ",".join(tops) + "}"
+
+
+def build_index(root: Path, language: str = "en", pages: Iterable[str] | None = None) -> None:
+    """Index the site in ``root`` into ``root/pagefind`` with Pagefind's own command: every page there
+    that carries ``data-pagefind-body``; with ``pages``, the build's list of them, only the folders
+    holding those are read (``glob_of``), for the same index.
 
     The binary from pagefind-bin, run once as a command: the Python API drives the same binary as a
     service, but answers its requests by polling every 0.1 s (half a second per build, which is most
@@ -50,6 +62,9 @@ def build_index(root: Path, language: str = "en") -> None:
                "--force-language", language, "--silent"]
     for selector in EXCLUDE_SELECTORS:
         command += ["--exclude-selectors", selector]
+    pages = list(pages or ())
+    if pages:  # none: every page is read, and indexed whole if none carries data-pagefind-body
+        command += ["--glob", glob_of(pages)]
     # Run from the site folder with no PAGEFIND_* settings: Pagefind reads a pagefind.yml from its
     # working folder and settings from the environment, and neither may change what is indexed.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEFIND_")}

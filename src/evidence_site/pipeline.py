@@ -242,6 +242,7 @@ class SiteFiles(dict):
         self.pages: list[str] = []
         self.entries: list[tuple[str, render.Page]] = []
         self.kept: list[str] = []
+        self.searched: list[str] = []  # the pages search indexes (``render.searched``), written or not
         self.layouts: dict[str, data.Layout] = {}  # where the data files' items lie (data.Reuse)
         self.written: dict[str, list[int]] = {}  # each page written: its state as left (parallel._write)
         # The glossary's uses (``glossary_ids``) once a page read them, in this process or a worker.
@@ -315,6 +316,7 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
             claimed.add(rel)
         files.entries += entries
         files.pages += [rel for rel, _ in entries]
+        files.searched += [rel for rel, page in entries if render.searched(page, urls)]
         if only is not None:
             chosen = []
             for entry in entries:
@@ -581,7 +583,7 @@ def build(settings: Settings, log=print) -> float:
             if settings.search:
                 from .index import build_index  # noqa: PLC0415
 
-                build_index(new)
+                build_index(new, pages=files.searched)
                 write.check_bundle(new)  # never swap in a search bundle cut short
             cache.forget_build(store, settings.out)
             retired = write.swap(new, settings.out, later=True)

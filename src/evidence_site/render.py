@@ -312,6 +312,12 @@ def render_pages(site: Site, env: Environment, urls: Urls, labels: Labels, *,
         yield rel, renderer.render(page)
 
 
+def searched(page: Page, urls: Urls) -> bool:
+    """Whether search indexes the page (it carries ``data-pagefind-body``): record, entity and figures
+    pages in English only, since the Welsh twins would repeat every result."""
+    return page.indexed and urls.lang == DEFAULT_LANGUAGE
+
+
 def render_page(site: Site, env: Environment, urls: Urls, labels: Labels, page: Page, common: dict,
                 shared: views.SharedText | None = None, stream: bool = False):
     text = views.PageText(site, urls, labels, urls.base, shared)
@@ -323,8 +329,7 @@ def render_page(site: Site, env: Environment, urls: Urls, labels: Labels, page: 
         # The same page in every interface language, absolute (for hreflang) and as a link.
         "alternates": [(lang, absolute(site.config.site_url, in_language(urls, page.url, lang), urls.base),
                         in_language(urls, page.url, lang)) for lang in common["languages"]],
-        # Search indexes the English pages only: the Welsh twins would repeat every result.
-        "indexed": page.indexed and urls.lang == DEFAULT_LANGUAGE,
+        "indexed": searched(page, urls),
     })
     template = env.get_template(page.template)
     return template.generate(context) if stream else template.render(context)
