@@ -496,7 +496,6 @@ def real_site(args, work: Path, log, trash: Trash) -> dict:
 # --- report --------------------------------------------------------------------------------------
 
 
-
 def page_weights(out: Path, submissions: list[str]) -> dict:
     """The weight of our built pages against the budgets: the heaviest page and how many pass 60 KB
     (a submission's full response apart), the heaviest full response and how many pass 150 KB."""

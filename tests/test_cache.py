@@ -480,10 +480,11 @@ def test_with_no_helper_this_process_compiles_every_template_in_order(workers, t
 
 
 @pytest.mark.parametrize("forks", [True, False])
-def test_of_two_broken_templates_the_first_is_reported_as_one_process_finds_it(forks, tmp_path, monkeypatch):
+def test_of_two_broken_templates_the_first_is_reported_as_one_process_finds_it(forks, tmp_path, monkeypatch, capsys):
     """This process compiles from the last template, the helper from the first: this process finds
-    the last broken template first, yet the editor is told of the first, as with no helper."""
-    import jinja2
+    the last broken template first, yet the editor is told of the first (file and line), as with no
+    helper, and nothing is built."""
+    from evidence_site import cli
 
     monkeypatch.setattr(helper_mod, "may_fork", lambda: forks)
     _slow_helper(monkeypatch)
@@ -494,10 +495,12 @@ def test_of_two_broken_templates_the_first_is_reported_as_one_process_finds_it(f
         (templates / name).write_text((templates / name).read_text() + "\n{% if %}\n")
     monkeypatch.setenv("EVIDENCE_SITE_CACHE", "off")
     monkeypatch.setenv("EVIDENCE_SITE_WORKERS", "2")
-    settings_ = pipeline.Settings(content=CONTENT, templates=templates, out=tmp_path / "site", search=False)
-    with pytest.raises(jinja2.TemplateSyntaxError) as raised:
-        pipeline.build(settings_, log=lambda *a: None)
-    assert raised.value.name == first
+    code = cli.main(["build", "--content", str(CONTENT), "--templates", str(templates),
+                     "--out", str(tmp_path / "site"), "--no-search"])
+    said = capsys.readouterr().err.strip().splitlines()
+    line = len((templates / first).read_text().splitlines())
+    assert code == 1 and len(said) == 1
+    assert said[0].startswith(f"{templates / first}:{line}:1: error: template: ")
     assert not (tmp_path / "site").exists()
 
 

@@ -345,10 +345,15 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     return files
 
 
+def _cached_bytecode(templates: Path):
+    """The cache's bytecode of the templates (``cache.bytecode_cache``), None with no cache."""
+    return cache.bytecode_cache(cache.cache_dir(templates))
+
+
 def _environment(templates: Path, bytecode: dict[str, bytes] | None = None):
-    """The templates' environment, compiling into the cache's bytecode (``cache.bytecode_cache``);
+    """The templates' environment, compiling into the cache's bytecode (``_cached_bytecode``);
     ``bytecode``: templates compiled already (``_compiled``), loaded from it instead."""
-    behind = cache.bytecode_cache(cache.cache_dir(templates))
+    behind = _cached_bytecode(templates)
     return render.environment(templates, render.Bytecode(behind, bytecode) if bytecode is not None else behind)
 
 
@@ -356,7 +361,7 @@ def _compiling(templates: Path) -> helper.Stream[tuple[str, dict[str, bytes]]]:
     """A helper compiling every template, first to last (``render.compile_each``), into the cache's
     bytecode too when there is a cache; started before the content loads (``_compiled``), unless the
     build is to run in one process (``EVIDENCE_SITE_WORKERS=1``)."""
-    stream = helper.Stream(lambda: render.compile_each(templates, cache.bytecode_cache(cache.cache_dir(templates))))
+    stream = helper.Stream(lambda: render.compile_each(templates, _cached_bytecode(templates)))
     return stream.start() if parallel.workers_wanted() > 1 else stream
 
 
@@ -367,7 +372,7 @@ def _compiled(templates: Path, compiling: helper.Stream[tuple[str, dict[str, byt
     done; about half after a small one's, where compiling is a third of the build). What the helper
     does not send (it failed, or none could be forked) is compiled here. A template error is the one
     a single process compiling them in order raises: the first broken template's."""
-    store = render.Bytecode(cache.bytecode_cache(cache.cache_dir(templates)))
+    store = render.Bytecode(_cached_bytecode(templates))
     env = render.environment(templates, store)
     names = render.template_names(env)
     sent: dict[str, dict[str, bytes]] = {}
