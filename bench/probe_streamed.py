@@ -50,7 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from evidence_site import markdown, parallel, pipeline, render, write  # noqa: E402
+from evidence_site import markdown, parallel, pipeline, render, templating, write  # noqa: E402
 from evidence_site.content import _shown_paths, classify, listed_files  # noqa: E402
 from evidence_site.errors import Collector  # noqa: E402
 from evidence_site.parallel_load import load_files  # noqa: E402
@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             hollow.data = (replace(d.data[0], introduction=(), sequence=()), d.data[1])
             shared[k] = hollow
     subs = sorted(by_sub)
-    env = render.environment(args.templates)
-    render.compile_templates(env)
+    env = templating.environment(args.templates)
+    templating.compile_templates(env)
     languages = _build(shared).config.languages
     labels = {lang: pipeline.load_labels(args.templates, lang) for lang in languages}
     gc.freeze()

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from conftest import CONTENT, ROOT, TEMPLATES, build_site
 
-from evidence_site import cache, load, markdown, parallel, parallel_load, pipeline, render, views, write
+from evidence_site import cache, load, markdown, parallel, parallel_load, pipeline, render, templating, views, write
 from evidence_site import helper as helper_mod
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -150,7 +150,7 @@ def _renderers(content: Path, lang: str = "en"):
 
     site = pipeline.load_site(content)
     urls = Urls("/", lang)
-    env = render.environment(TEMPLATES)
+    env = templating.environment(TEMPLATES)
     env.globals["glossary_uses"] = pipeline._Lazy(lambda: pipeline.glossary_uses(site))
     labels = pipeline.load_labels(TEMPLATES, lang)
     return site, urls, lambda: render.Renderer(site, env, urls, labels, build_date=None,
@@ -407,7 +407,7 @@ def _cold_with_helper(out: Path, cache_dir: Path | None, monkeypatch) -> Path:
     return out
 
 
-NAMES = render.template_names(render.environment(TEMPLATES))
+NAMES = templating.template_names(templating.environment(TEMPLATES))
 
 
 @pytest.mark.parametrize("cache_on", [True, False])
@@ -425,7 +425,7 @@ def test_templates_the_helper_compiled_are_not_compiled_again(cache_on, tmp_path
 
 def _slow_helper(monkeypatch) -> None:
     """The helper (forked after this) compiles the first template at once, then one every 0.4 s."""
-    each = render.compile_each
+    each = templating.compile_each
 
     def slow(*args):
         made = each(*args)
@@ -434,7 +434,7 @@ def _slow_helper(monkeypatch) -> None:
                 time.sleep(0.4)
             yield next(made)  # compiles the next template (or raises its error) only now
 
-    monkeypatch.setattr(render, "compile_each", slow)
+    monkeypatch.setattr(templating, "compile_each", slow)
 
 
 @pytest.mark.parametrize("cache_on", [True, False])
@@ -453,13 +453,13 @@ def test_this_process_compiles_from_the_last_template_until_it_meets_the_helper(
 
 def test_a_helper_that_dies_leaves_its_templates_to_this_process(tmp_path, monkeypatch):
     monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
-    each = render.compile_each
+    each = templating.compile_each
 
     def dying(*args):
         yield next(each(*args))
         os._exit(9)  # as if killed, once it has sent the first template
 
-    monkeypatch.setattr(render, "compile_each", dying)
+    monkeypatch.setattr(templating, "compile_each", dying)
     compiled = _count_compiles(monkeypatch)
     out = _cold_with_helper(tmp_path / "site", None, monkeypatch)
     assert sorted(compiled) == NAMES[1:]  # every other template, each once, compiled here
@@ -521,6 +521,92 @@ def test_a_template_error_found_by_the_helper_is_raised_as_it_is(tmp_path, monke
     assert not (tmp_path / "site").exists()  # nothing built
     # Raised once the content was loaded: the digests written meanwhile are not left half a file.
     assert not [f.name for f in (tmp_path / "cache").iterdir() if f.name.endswith(".tmp")]
+
+
+# What the command line has imported when it forks the template compiler: none of what only the
+# pages need, which the compiler would otherwise carry (and the build wait for) to no use.
+PAGES_ONLY = ("yaml", "markdown_it", "evidence_site.load", "evidence_site.model", "evidence_site.views",
+              "evidence_site.render", "evidence_site.pipeline")
+
+COMPILER_OF_THE_COMMAND_LINE = r"""
+import json, os, sys, time
+sys.path.insert(0, {src!r})
+from pathlib import Path
+from evidence_site import cli
+compiling = cli.compiling(Path(sys.argv[1]), Path(sys.argv[2]))
+imported = sorted(m for m in sys.modules if m in {pages_only!r} or m.split(".")[0] in {pages_only!r})
+if compiling is None:
+    print(json.dumps({{"started": False, "imported": imported}}))
+    sys.exit()
+# Nothing is read until the compiler has ended: it must not have to wait for this process to read.
+deadline, ended = time.monotonic() + 30, False
+while not ended and time.monotonic() < deadline:
+    ended = os.waitpid(compiling.pid, os.WNOHANG) != (0, 0)
+    time.sleep(0.02)
+names = [name for name, _ in compiling.poll(wait=ended)]
+print(json.dumps({{"started": True, "imported": imported, "ended": ended, "names": names}}))
+os._exit(0)  # the compiler, if it still waits, is not waited for
+"""
+
+
+def test_the_command_line_forks_the_compiler_before_importing_what_only_the_pages_need(tmp_path):
+    """A build into a folder the cache has no build of: the compiler is forked before YAML,
+    Markdown or the model are imported, and compiles every template without waiting for the build
+    to read its bytecode (a cold build reads it once the content is loaded). A rebuild, whose
+    templates' bytecode is in the cache, starts none."""
+    import json
+    import subprocess
+
+    script = tmp_path / "compiler.py"
+    script.write_text(COMPILER_OF_THE_COMMAND_LINE.format(src=str(ROOT / "src"), pages_only=PAGES_ONLY))
+    env = {**os.environ, "EVIDENCE_SITE_CACHE": str(tmp_path / "cache"), "EVIDENCE_SITE_WORKERS": "2"}
+    out = tmp_path / "site"
+
+    def look() -> dict:
+        run = subprocess.run([sys.executable, str(script), str(TEMPLATES), str(out)], env=env,
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        return json.loads(run.stdout)
+
+    cold = look()
+    assert cold == {"started": True, "imported": [], "ended": True, "names": NAMES}
+    subprocess.run([sys.executable, str(ROOT / "build.py"), "build", "--content", str(CONTENT), "--templates",
+                    str(TEMPLATES), "--out", str(out), "--no-search"], env=env, check=True, capture_output=True)
+    assert look() == {"started": False, "imported": []}
+
+
+def test_a_build_from_the_command_line_is_the_one_process_build(tmp_path, monkeypatch):
+    """The compiler forked by the command line is the build's (no second one compiles every template
+    again) and feeds its pages: the same site, byte for byte."""
+    from evidence_site import cli
+
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
+    monkeypatch.setenv("EVIDENCE_SITE_CACHE", "off")
+    monkeypatch.setenv("EVIDENCE_SITE_WORKERS", "2")
+    started = []
+    start = helper_mod.Stream.start
+    monkeypatch.setattr(helper_mod.Stream, "start", lambda self: started.append(self) or start(self))
+    compiled = _count_compiles(monkeypatch)
+    _slow_helper(monkeypatch)  # this process compiles some templates too, from the last
+    assert cli.main(["build", "--content", str(CONTENT), "--templates", str(TEMPLATES),
+                     "--out", str(tmp_path / "site"), "--no-search"]) == 0
+    assert len(started) == 1
+    assert 1 <= len(compiled) < len(NAMES)
+    assert_same_site(tmp_path / "site", cold_build(tmp_path / "cold", CONTENT, monkeypatch))
+
+
+def test_a_compiler_started_before_a_build_was_remembered_is_stopped(tmp_path, monkeypatch):
+    """Between the command line's look and the build's own (under the lock), another build into the
+    folder was remembered: this build has the templates' bytecode in the cache, and stops the compiler."""
+    monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
+    out = fast_build(tmp_path / "site", CONTENT, tmp_path / "cache", monkeypatch)
+    compiling = templating.compiling(TEMPLATES, cache.bytecode_cache(tmp_path / "cache"))
+    assert compiling.pid
+    logs: list[str] = []
+    pipeline.build(pipeline.Settings(content=CONTENT, templates=TEMPLATES, out=out, search=False),
+                   log=logs.append, compiling=compiling)
+    assert "up to date" in logs[-1]
+    assert compiling.ended and compiling.pid == 0  # stopped and reaped
 
 
 def test_a_template_change_is_not_up_to_date(tmp_path, monkeypatch):
@@ -630,7 +716,7 @@ def test_remembered_selectattr_answers_as_jinja_does():
               '{{ items|selectattr("n", "in", [1, 3])|list|length }}{{ items|selectattr("kind")|list|length }}'
               '{% endfor %}')
     items = tuple({"kind": k, "n": n} for n, k in enumerate(["a", "b", "a", "", "c"]))
-    memo = render.environment(TEMPLATES).from_string(source)
+    memo = templating.environment(TEMPLATES).from_string(source)
     plain = Environment().from_string(source)
     assert memo.render(items=items) == plain.render(items=items)
     assert memo.render(items=list(items)) == plain.render(items=list(items))

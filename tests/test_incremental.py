@@ -23,7 +23,7 @@ from bs4 import BeautifulSoup
 from conftest import CONTENT, ROOT, TEMPLATES
 from test_cache import assert_same_site, tree
 
-from evidence_site import cache, deps, pipeline, render, views
+from evidence_site import cache, deps, pipeline, render, templating, views
 from evidence_site.urls import Urls
 
 REBUILT = re.compile(r"^rebuilt (\d+) of (\d+) pages ")
@@ -679,7 +679,7 @@ def test_side_work_beside_pages_in_one_process_raises_its_error(tmp_path):
 
     site = pipeline.load_site(CONTENT)
     urls = Urls("/")
-    env = render.environment(TEMPLATES)
+    env = templating.environment(TEMPLATES)
     renderer = render.Renderer(site, env, urls, pipeline.load_labels(TEMPLATES, "en"), build_date=None,
                                languages=("en",))
     entries = [e for e in render.all_pages(site, urls) if e[1].template == "question.html"]

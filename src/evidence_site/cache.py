@@ -563,6 +563,12 @@ class LastBuild:
     why: str = ""  # otherwise, why every page is built again
 
 
+def remembered(cache: Path | None, out: Path) -> bool:
+    """Whether the last build into ``out`` left its state to read (``saved_state``), at a glance:
+    the file is there, not read."""
+    return cache is not None and _state_file(cache, out).exists()
+
+
 def saved_state(cache: Path | None, out: Path) -> dict | None:
     """What the last build into ``out`` left of its output (``remember_build``), or None."""
     if cache is None:

@@ -7,12 +7,15 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from jinja2 import TemplateError
 
 from .errors import ContentErrors, report
 from .write import OutputError
+
+if TYPE_CHECKING:
+    from .helper import Stream
 
 
 def parser() -> argparse.ArgumentParser:
@@ -57,6 +60,20 @@ def check_environment() -> str | None:
     return None
 
 
+def compiling(templates: Path, out: Path) -> Stream[tuple[str, dict[str, bytes]]] | None:
+    """A build's template compiler (``templating.compiling``), forked as soon as the command is read:
+    it compiles while this process imports the modules the pages need (0.15-0.25 s, a quarter of
+    the real site's build), where a helper forked by the build would import them first too. Only for
+    a build into a folder the cache has no build of, as the build itself would start one
+    (``pipeline.build``, which stops it if one was remembered since); None otherwise."""
+    from . import cache, templating  # noqa: PLC0415 - neither imports the model, Markdown nor YAML
+
+    store = cache.cache_dir(templates)
+    if cache.remembered(store, out):
+        return None  # a rebuild, whose templates' bytecode is in the cache
+    return templating.compiling(templates, cache.bytecode_cache(store))
+
+
 def run(argv: list[str]) -> NoReturn:
     """``main``, then the process ends at once with its exit code. A build leaves the model and the
     caches made from it (millions of small objects at an inquiry's scale) to the end of the process;
@@ -81,6 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "build"
     if args.command is None:  # plain `python build.py` means build with defaults
         args = parser().parse_args(["build"] + (argv or []))
+    early = compiling(args.templates, args.out) if command == "build" else None
+    try:
+        return _command(command, args, early)
+    finally:
+        if early is not None:
+            early.close()  # reaped, whether the build took it or ended before
+
+
+def _command(command: str, args: argparse.Namespace, early: Stream | None) -> int:
     from . import pipeline  # noqa: PLC0415
 
     if command == "schemas":
@@ -111,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             from .serve import serve  # noqa: PLC0415
 
             return serve(settings, args.port)
-        pipeline.build(settings)
+        pipeline.build(settings, compiling=early)
         return 0
     except ContentErrors as exc:
         report(exc.errors, sys.stderr)

@@ -19,10 +19,10 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import helper, render, views, write
+from . import helper, render, templating, views, write
+from .helper import workers_wanted
 from .render import Page, Renderer
 
-WORKERS_ENV = "EVIDENCE_SITE_WORKERS"
 # Below this much work (roughly: paragraphs rendered) a fork costs about what it saves: the real
 # site's 281 pages (3,666) render 0.04 s sooner on two cores, the benchmark's one submission (N = 20,
 # 1,412) no sooner; a one-record rebuild's pages (768 on the real site) stay in one process. (20,000
@@ -63,13 +63,6 @@ def _costs(job: Job) -> list[int]:
         else:
             out.append(5 + (n if views.in_full(n) else 10))
     return out
-
-
-def workers_wanted() -> int:
-    env = os.environ.get(WORKERS_ENV)
-    if env:
-        return max(1, int(env))
-    return max(1, min(os.cpu_count() or 1, 8))
 
 
 # Set in the parent just before forking; the workers read it.
@@ -302,7 +295,7 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
     # Templates compile once, here, so a template error is raised in this process as it is; those
     # the pages' templates extend, import or include too, or each worker would compile them again.
     for env in {id(job.renderer.env): job.renderer.env for job in jobs}.values():
-        render.compile_templates(env)
+        templating.compile_templates(env)
     froze = gc.get_freeze_count() == 0
     if froze:  # the model lives as long as the build: keep the collector (and copy-on-write) off it
         gc.collect()

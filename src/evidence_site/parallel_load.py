@@ -41,7 +41,7 @@ from .cache import Digests, read_at, read_hashed
 from .errors import ContentError, Collector
 from .load import load_file
 
-WORKERS_ENV = "EVIDENCE_SITE_WORKERS"  # shared with page rendering (parallel.py)
+WORKERS_ENV = helper.WORKERS_ENV  # shared with page rendering and the template compiler
 SPLIT_ENV = "EVIDENCE_SITE_LOAD_SPLIT"
 # Below this many bytes of YAML (about 170 of the benchmark's records; the real content is a fifth
 # of it) the fork and the pickling cost about what a second core saves (measured: 100 records load in
@@ -115,7 +115,7 @@ def _processes(jobs: list[Job]) -> int:
     if split == "never" or not helper.may_fork():
         return 1
     env = os.environ.get(WORKERS_ENV)
-    wanted = max(1, int(env)) if env else max(1, min(os.cpu_count() or 1, 8))
+    wanted = helper.workers_wanted()
     if split == "always":
         return max(2, wanted) if env != "1" else 1
     if wanted == 1:

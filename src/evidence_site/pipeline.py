@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import cache, data, deps, helper, parallel, render, views, write
+from . import cache, data, deps, helper, parallel, render, templating, views, write
 from .content import read_content, shown_path
 from .errors import Collector, ContentErrors
 from .load import LocDict, load_file
@@ -354,15 +354,14 @@ def _environment(templates: Path, bytecode: dict[str, bytes] | None = None):
     """The templates' environment, compiling into the cache's bytecode (``_cached_bytecode``);
     ``bytecode``: templates compiled already (``_compiled``), loaded from it instead."""
     behind = _cached_bytecode(templates)
-    return render.environment(templates, render.Bytecode(behind, bytecode) if bytecode is not None else behind)
+    return templating.environment(templates, templating.Bytecode(behind, bytecode) if bytecode is not None else behind)
 
 
 def _compiling(templates: Path) -> helper.Stream[tuple[str, dict[str, bytes]]]:
-    """A helper compiling every template, first to last (``render.compile_each``), into the cache's
-    bytecode too when there is a cache; started before the content loads (``_compiled``), unless the
-    build is to run in one process (``EVIDENCE_SITE_WORKERS=1``)."""
-    stream = helper.Stream(lambda: render.compile_each(templates, _cached_bytecode(templates)))
-    return stream.start() if parallel.workers_wanted() > 1 else stream
+    """A helper compiling every template (``templating.compiling``), into the cache's bytecode too
+    when there is a cache; started before the content loads (``_compiled``), unless the build is to
+    run in one process. The command line starts it sooner (``cli.compiling``)."""
+    return templating.compiling(templates, _cached_bytecode(templates))
 
 
 def _compiled(templates: Path, compiling: helper.Stream[tuple[str, dict[str, bytes]]]) -> dict[str, bytes]:
@@ -372,9 +371,9 @@ def _compiled(templates: Path, compiling: helper.Stream[tuple[str, dict[str, byt
     done; about half after a small one's, where compiling is a third of the build). What the helper
     does not send (it failed, or none could be forked) is compiled here. A template error is the one
     a single process compiling them in order raises: the first broken template's."""
-    store = render.Bytecode(_cached_bytecode(templates))
-    env = render.environment(templates, store)
-    names = render.template_names(env)
+    store = templating.Bytecode(_cached_bytecode(templates))
+    env = templating.environment(templates, store)
+    names = templating.template_names(env)
     sent: dict[str, dict[str, bytes]] = {}
     end = len(names)  # names[end:] compiled here
 
@@ -419,8 +418,11 @@ def _other_files(site: Site, templates: Path, base: str, page_urls: list[str], f
             files["static/" + f.relative_to(static).as_posix()] = f.read_bytes()
 
 
-def build(settings: Settings, log=print) -> float:
-    """Build the site into settings.out atomically. Returns seconds taken.
+def build(settings: Settings, log=print,
+          compiling: helper.Stream[tuple[str, dict[str, bytes]]] | None = None) -> float:
+    """Build the site into settings.out atomically. Returns seconds taken. ``compiling``: the helper
+    compiling the templates, when the caller started it already (``cli.compiling``); this build
+    takes what it sends, or stops it when it has no use for it.
 
     When only record files were edited since the last build into the same folder (and nothing else:
     code, templates, settings, other content), the pages depending on an edited record are rendered
@@ -448,11 +450,16 @@ def build(settings: Settings, log=print) -> float:
         # build with no cache), a helper compiles them (into the cache too) on the other core while
         # this process starts loading, and this process joins in once it has loaded (``_compiled``);
         # the environment that renders the pages then only loads their bytecode. A rebuild finds
-        # it in the cache.
-        compiling = bytecode = None
+        # it in the cache. The command line starts that helper before it imports what only the
+        # pages need (``cli.compiling``); it is stopped if a build into this folder was remembered
+        # since it looked.
+        bytecode = None
         if saved is None:
-            compiling = _compiling(settings.templates)
+            compiling = compiling if compiling is not None else _compiling(settings.templates)
             reap.callback(compiling.close)
+        elif compiling is not None:
+            compiling.close()
+            compiling = None
         inputs_settings = {"base_url": normalise_base(settings.base_url), "site_url": settings.site_url,
                            "search": settings.search, "out": str(settings.out.resolve())}
         walks = last = edits = prelink = hashing = now = None
