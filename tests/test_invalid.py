@@ -121,3 +121,22 @@ def test_a_fixed_case_builds_again(tmp_path, good_site):
     shutil.copytree(good_site[0], tmp_path / "_site")
     result = run_build(tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("where", ["below", "absolute", "beside"])
+def test_a_message_names_the_file_as_the_editor_named_the_content_folder(where, tmp_path):
+    """Below the folder the build runs in, the file's path from there; elsewhere, the content
+    folder as given (absolute, or with its '..') and the file's path in it."""
+    cwd = tmp_path / "work"
+    content = {"below": cwd / "content", "absolute": tmp_path / "elsewhere" / "content",
+               "beside": tmp_path / "elsewhere" / "content"}[where]
+    shutil.copytree(CONTENT, content)
+    apply("unknown-reference", content)
+    given = {"below": "content", "absolute": str(content), "beside": "../elsewhere/content"}[where]
+    cwd.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([sys.executable, str(ROOT / "build.py"), "check", "--content", given,
+                             "--templates", str(TEMPLATES)], cwd=cwd, capture_output=True, text=True, timeout=120,
+                            env={k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"})
+    assert result.returncode == 1
+    record = "responses/policing-in-wales/gwent-police/strategic-direction.yaml"
+    assert result.stderr.startswith(f"{given}/{record}:2:7: error: unknown body 'gwent-polce'"), result.stderr

@@ -101,8 +101,10 @@ def _shown_paths(content: Path):
         base = os.path.relpath(content)
     except ValueError:  # pragma: no cover - another drive on Windows
         base = ".."
-    if os.sep != "/" or base.startswith(".."):
+    if os.sep != "/":  # pragma: no cover - Windows
         return lambda file, rel: shown_path(file)
+    if base.startswith(".."):  # not below where the build runs: each file's path as it was given
+        return lambda file, rel: str(file)
 
     def shown(file: Path, rel: str) -> str:
         full = rel if base == "." else f"{base}/{rel}"
