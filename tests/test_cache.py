@@ -533,7 +533,7 @@ import json, os, sys, time
 sys.path.insert(0, {src!r})
 from pathlib import Path
 from evidence_site import cli
-compiling = cli.compiling(Path(sys.argv[1]), Path(sys.argv[2]))
+compiling = cli.compiling(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))
 imported = sorted(m for m in sys.modules if m in {pages_only!r} or m.split(".")[0] in {pages_only!r})
 if compiling is None:
     print(json.dumps({{"started": False, "imported": imported}}))
@@ -563,7 +563,7 @@ def test_the_command_line_forks_the_compiler_before_importing_what_only_the_page
     out = tmp_path / "site"
 
     def look() -> dict:
-        run = subprocess.run([sys.executable, str(script), str(TEMPLATES), str(out)], env=env,
+        run = subprocess.run([sys.executable, str(script), str(CONTENT), str(TEMPLATES), str(out)], env=env,
                              capture_output=True, text=True, timeout=120)
         assert run.returncode == 0, run.stderr
         return json.loads(run.stdout)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 from jinja2 import TemplateError
 
 from .errors import ContentErrors, report
-from .write import OutputError
+from .write import OutputError, check_build_output
 
 if TYPE_CHECKING:
     from .helper import Stream
@@ -60,14 +60,19 @@ def check_environment() -> str | None:
     return None
 
 
-def compiling(templates: Path, out: Path) -> Stream[tuple[str, dict[str, bytes]]] | None:
+def compiling(content: Path, templates: Path, out: Path) -> Stream[tuple[str, dict[str, bytes]]] | None:
     """A build's template compiler (``templating.compiling``), forked as soon as the command is read:
     it compiles while this process imports the modules the pages need (0.15-0.25 s, a quarter of
     the real site's build), where a helper forked by the build would import them first too. Only for
     a build into a folder the cache has no build of, as the build itself would start one
-    (``pipeline.build``, which stops it if one was remembered since); None otherwise."""
+    (``pipeline.build``, which stops it if one was remembered since), and one the build will not
+    refuse (a refused build creates nothing, the cache's bytecode included); None otherwise."""
     from . import cache, templating  # noqa: PLC0415 - neither imports the model, Markdown nor YAML
 
+    try:
+        check_build_output(out, content, templates)
+    except OutputError:
+        return None  # the build refuses it, and says why
     store = cache.cache_dir(templates)
     if cache.remembered(store, out):
         return None  # a rebuild, whose templates' bytecode is in the cache
@@ -98,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "build"
     if args.command is None:  # plain `python build.py` means build with defaults
         args = parser().parse_args(["build"] + (argv or []))
-    early = compiling(args.templates, args.out) if command == "build" else None
+    early = compiling(args.content, args.templates, args.out) if command == "build" else None
     try:
         return _command(command, args, early)
     finally:

@@ -432,17 +432,14 @@ def build(settings: Settings, log=print,
     start = time.perf_counter()
     # Never build into (or around) the content, the templates or the project; checked before
     # anything is created, and again under the lock once a cut-short swap is undone.
-    forbidden = [("content folder", settings.content), ("templates folder", settings.templates),
-                 ("project folder", Path.cwd())]
-    no_inside = [("content folder", settings.content), ("templates folder", settings.templates)]
-    write.check_output(settings.out, forbidden, no_inside)
+    write.check_build_output(settings.out, settings.content, settings.templates)
     # The lock covers recovery too: recovery deletes stale staging folders, which must never be
     # those of a build still running.
     # The helpers a build starts are reaped (``helper.Helper.close``) when it ends, however it ends.
     with write.lock(settings.out, on_wait=lambda: log(f"waiting for another build of {settings.out} to finish")), \
             ExitStack() as reap:
         write.recover(settings.out)
-        write.check_output(settings.out, forbidden, no_inside)
+        write.check_build_output(settings.out, settings.content, settings.templates)
         store = cache.cache_dir(settings.templates)
         saved = cache.saved_state(store, settings.out)
         # Compiling the templates takes 0.16 s when the cache holds no bytecode of them (0.3 s on a

@@ -196,6 +196,13 @@ def check_output(out: Path, forbidden: list[tuple[str, Path]], no_inside: list[t
                           f"(no {MARKER} marker); choose another --out or empty it")
 
 
+def check_build_output(out: Path, content: Path, templates: Path) -> None:
+    """``check_output`` as a build applies it: never into (or around) the content folder, the templates
+    folder or the project folder (the one the build runs in), nor inside the first two."""
+    check_output(out, [("content folder", content), ("templates folder", templates), ("project folder", Path.cwd())],
+                 [("content folder", content), ("templates folder", templates)])
+
+
 @contextmanager
 def lock(out: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold ``.<out>.lock`` beside the output folder; a second build waits for the first."""
