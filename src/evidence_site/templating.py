@@ -15,7 +15,10 @@ from markupsafe import Markup
 
 from . import helper
 
+
 def environment(templates: Path, bytecode_cache=None) -> Environment:
+    """The templates' environment: HTML escaped, an undefined name an error, the project's filters
+    and test; compiled templates go into ``bytecode_cache`` and are looked for there first."""
     env = Environment(
         loader=FileSystemLoader(str(templates)),
         bytecode_cache=bytecode_cache,
@@ -127,5 +130,3 @@ def _memo_selectattr(original):
         return iter(found)
 
     return selectattr
-
-
