@@ -600,7 +600,7 @@ def test_a_compiler_started_before_a_build_was_remembered_is_stopped(tmp_path, m
     folder was remembered: this build has the templates' bytecode in the cache, and stops the compiler."""
     monkeypatch.setattr(helper_mod, "may_fork", lambda: True)
     out = fast_build(tmp_path / "site", CONTENT, tmp_path / "cache", monkeypatch)
-    compiling = templating.compiling(TEMPLATES, cache.bytecode_cache(tmp_path / "cache"))
+    compiling = templating.compiling(TEMPLATES, cache.template_bytecode(TEMPLATES))
     assert compiling.pid
     logs: list[str] = []
     pipeline.build(pipeline.Settings(content=CONTENT, templates=TEMPLATES, out=out, search=False),

@@ -901,7 +901,9 @@ class Digests:
             self._next_path = None
 
 
-def bytecode_cache(cache: Path | None):
+def template_bytecode(templates: Path):
+    """The cache's store of the templates' compiled bytecode (Jinja2's), None with no cache."""
+    cache = cache_dir(templates)
     if cache is None:
         return None
     from jinja2 import FileSystemBytecodeCache  # noqa: PLC0415

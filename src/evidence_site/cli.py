@@ -73,10 +73,9 @@ def compiling(content: Path, templates: Path, out: Path) -> Stream[tuple[str, di
         check_build_output(out, content, templates)
     except OutputError:
         return None  # the build refuses it, and says why
-    store = cache.cache_dir(templates)
-    if cache.remembered(store, out):
+    if cache.remembered(cache.cache_dir(templates), out):
         return None  # a rebuild, whose templates' bytecode is in the cache
-    return templating.compiling(templates, cache.bytecode_cache(store))
+    return templating.compiling(templates, cache.template_bytecode(templates))
 
 
 def run(argv: list[str]) -> NoReturn:

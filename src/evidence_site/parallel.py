@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import helper, render, templating, views, write
-from .helper import workers_wanted
 from .render import Page, Renderer
 
 # Below this much work (roughly: paragraphs rendered) a fork costs about what it saves: the real
@@ -246,7 +245,7 @@ def render_pages(jobs: list[Job], root: Path | None, other_work=None, side_work=
         for rel, _ in job.pages:
             write.safe_rel(rel)
     written = {} if written is None else written
-    n_workers = workers_wanted()
+    n_workers = helper.workers_wanted()
     total = sum(sum(_costs(job)) for job in jobs) if root is not None and n_workers > 1 else 0
     parallel = root is not None and n_workers > 1 and total >= MIN_PARALLEL_COST and helper.may_fork()
     if not parallel:

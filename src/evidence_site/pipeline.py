@@ -345,33 +345,21 @@ def render_site(site: Site, templates: Path, base_url: str, pages_out: Path | No
     return files
 
 
-def _cached_bytecode(templates: Path):
-    """The cache's bytecode of the templates (``cache.bytecode_cache``), None with no cache."""
-    return cache.bytecode_cache(cache.cache_dir(templates))
-
-
 def _environment(templates: Path, bytecode: dict[str, bytes] | None = None):
-    """The templates' environment, compiling into the cache's bytecode (``_cached_bytecode``);
+    """The templates' environment, compiling into the cache's bytecode (``cache.template_bytecode``);
     ``bytecode``: templates compiled already (``_compiled``), loaded from it instead."""
-    behind = _cached_bytecode(templates)
+    behind = cache.template_bytecode(templates)
     return templating.environment(templates, templating.Bytecode(behind, bytecode) if bytecode is not None else behind)
-
-
-def _compiling(templates: Path) -> helper.Stream[tuple[str, dict[str, bytes]]]:
-    """A helper compiling every template (``templating.compiling``), into the cache's bytecode too
-    when there is a cache; started before the content loads (``_compiled``), unless the build is to
-    run in one process. The command line starts it sooner (``cli.compiling``)."""
-    return templating.compiling(templates, _cached_bytecode(templates))
 
 
 def _compiled(templates: Path, compiling: helper.Stream[tuple[str, dict[str, bytes]]]) -> dict[str, bytes]:
     """Every template's bytecode, compiled on both cores. The helper compiles them first to last
-    (``_compiling``) and sends each as it is done; once the content is loaded, this process compiles
+    (``templating.compiling``) and sends each as it is done; once the content is loaded, this process compiles
     them last to first until the two meet (none, after a large site's load, by when the helper is
     done; about half after a small one's, where compiling is a third of the build). What the helper
     does not send (it failed, or none could be forked) is compiled here. A template error is the one
     a single process compiling them in order raises: the first broken template's."""
-    store = templating.Bytecode(_cached_bytecode(templates))
+    store = templating.Bytecode(cache.template_bytecode(templates))
     env = templating.environment(templates, store)
     names = templating.template_names(env)
     sent: dict[str, dict[str, bytes]] = {}
@@ -452,7 +440,8 @@ def build(settings: Settings, log=print,
         # since it looked.
         bytecode = None
         if saved is None:
-            compiling = compiling if compiling is not None else _compiling(settings.templates)
+            if compiling is None:  # not started by the command line (``build`` called as a function, ``serve``)
+                compiling = templating.compiling(settings.templates, cache.template_bytecode(settings.templates))
             reap.callback(compiling.close)
         elif compiling is not None:
             compiling.close()

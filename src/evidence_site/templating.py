@@ -53,7 +53,7 @@ def compile_templates(env: Environment) -> None:
 class Bytecode(BytecodeCache):
     """Compiled templates kept in memory as Jinja2's bytecode (its marshalled code, under its key for
     the template's name with a checksum of its source), in front of another bytecode cache when
-    there is one (``cache.bytecode_cache``): what one process compiled, another loads in milliseconds
+    there is one (``cache.template_bytecode``): what one process compiled, another loads in milliseconds
     instead of compiling again (``pipeline._compiled``). A template whose source changed since is compiled
     again: Jinja2 checks the checksum."""
 
